@@ -1,0 +1,51 @@
+"""vegcube: vegetation and drought indicators from open satellite archives, on your machine.
+
+>>> import vegcube
+>>> result = vegcube.run("recipe.yaml")          # the whole chain, DESIGN.md's output layout
+
+Each step is a module of functions on xarray objects: `aoi`, `catalog`, `cube`, `mask`,
+`indices`, `composite`, `reference`, `indicators`, `export`.
+"""
+
+from __future__ import annotations
+
+from . import (
+    aoi,
+    catalog,
+    composite,
+    cube,
+    export,
+    indicators,
+    indices,
+    mask,
+    reference,
+    sensors,
+)
+from .errors import BandError, DataError, RecipeError, SourceError, VegcubeError
+from .recipe import Recipe, load_recipe
+from .runner import RunResult, plan, run
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BandError",
+    "DataError",
+    "Recipe",
+    "RecipeError",
+    "RunResult",
+    "SourceError",
+    "VegcubeError",
+    "aoi",
+    "catalog",
+    "composite",
+    "cube",
+    "export",
+    "indicators",
+    "indices",
+    "load_recipe",
+    "mask",
+    "plan",
+    "reference",
+    "run",
+    "sensors",
+]

@@ -1,0 +1,129 @@
+"""Area of interest: bbox, GeoJSON or any vector file → lon/lat geometry and a target grid."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import shapely
+import xarray as xr
+from odc.geo import CRS
+from odc.geo.geobox import GeoBox
+from odc.geo.geom import Geometry
+from pydantic import ValidationError
+from shapely.geometry import box, shape
+
+from .errors import RecipeError
+from .recipe import AOISpec
+
+__all__ = ["AOILike", "clip_to_aoi", "grid", "read_aoi", "utm_crs"]
+
+AOILike = AOISpec | dict[str, Any] | tuple[float, float, float, float] | list[float] | str | Path
+
+
+def read_aoi(aoi: AOILike) -> Geometry:
+    """Normalise any AOI (bbox, GeoJSON dict, vector file, `AOISpec`) to a geometry in EPSG:4326."""
+    try:
+        if isinstance(aoi, (str, Path)):
+            aoi = AOISpec(path=Path(aoi))
+        elif isinstance(aoi, (tuple, list)):
+            aoi = AOISpec(bbox=tuple(aoi))
+        elif isinstance(aoi, dict):
+            aoi = AOISpec(geometry=aoi) if "type" in aoi else AOISpec.model_validate(aoi)
+    except ValidationError as exc:
+        msgs = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
+        raise RecipeError(f"aoi: {msgs}") from None
+    if aoi.bbox is not None:
+        geom = box(*aoi.bbox)
+    elif aoi.geometry is not None:
+        geom = _geojson(aoi.geometry, "aoi.geometry")
+    else:
+        assert aoi.path is not None
+        return _from_file(aoi.path, aoi.layer)
+    return _check(Geometry(geom, "EPSG:4326"), "aoi")
+
+
+def _geojson(obj: dict[str, Any], where: str) -> shapely.Geometry:
+    try:
+        if obj.get("type") == "FeatureCollection":
+            geoms = [shape(f["geometry"]) for f in obj["features"]]
+            return shapely.union_all(geoms)
+        if obj.get("type") == "Feature":
+            return shape(obj["geometry"])
+        return shape(obj)
+    except (KeyError, TypeError, ValueError, AttributeError, shapely.errors.ShapelyError) as exc:
+        raise RecipeError(
+            f"{where}: not a GeoJSON geometry, Feature or FeatureCollection ({exc})"
+        ) from None
+
+
+def _from_file(path: Path, layer: str | None) -> Geometry:
+    if not path.exists():
+        raise RecipeError(f"aoi.path: file {path} does not exist")
+    if path.suffix.lower() in (".geojson", ".json"):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise RecipeError(f"aoi.path: {path} is not readable GeoJSON ({exc})") from exc
+        return _check(Geometry(_geojson(data, f"aoi.path {path}"), "EPSG:4326"), f"aoi {path}")
+    from pyogrio.raw import read
+
+    try:
+        meta, _, wkb, _ = read(path, layer=layer, read_geometry=True)
+    except Exception as exc:  # pyogrio raises several DataSourceError flavours
+        raise RecipeError(f"aoi.path: cannot read {path} (layer {layer!r}): {exc}") from exc
+    if meta.get("crs") is None:
+        raise RecipeError(f"aoi.path: {path} has no CRS; save it with one (e.g. EPSG:4326)")
+    if wkb is None or len(wkb) == 0:
+        raise RecipeError(f"aoi.path: {path} has no features")
+    geom = Geometry(shapely.union_all(shapely.from_wkb(wkb)), CRS(meta["crs"]))
+    return _check(geom.to_crs("EPSG:4326"), f"aoi {path}")
+
+
+def _check(geom: Geometry, where: str) -> Geometry:
+    g = geom.geom
+    if g.is_empty:
+        raise RecipeError(f"{where}: the geometry is empty")
+    if not g.is_valid:
+        reason = shapely.is_valid_reason(g)
+        raise RecipeError(f"{where}: invalid geometry ({reason}); fix it, e.g. with make_valid")
+    if g.geom_type not in ("Polygon", "MultiPolygon"):
+        raise RecipeError(f"{where}: needs a Polygon or MultiPolygon, got {g.geom_type}")
+    w, s, e, n = g.bounds
+    if not (w >= -180 and e <= 180 and s >= -90 and n <= 90):
+        raise RecipeError(f"{where}: coordinates are not lon/lat degrees (bounds {g.bounds})")
+    return geom
+
+
+def utm_crs(geom: Geometry) -> CRS:
+    """The WGS 84 / UTM zone CRS of the geometry's centre."""
+    c = geom.centroid.coords[0]
+    zone = int((c[0] + 180) // 6) + 1
+    return CRS(f"EPSG:{(32600 if c[1] >= 0 else 32700) + min(zone, 60)}")
+
+
+def grid(geom: Geometry, *, crs: str = "auto", resolution: float = 10) -> GeoBox:
+    """Target grid covering the AOI: pixel edges snapped to multiples of `resolution`."""
+    target = utm_crs(geom) if crs == "auto" else CRS(crs)
+    return GeoBox.from_geopolygon(geom.to_crs(target), resolution=resolution, crs=target)
+
+
+def clip_to_aoi(ds: xr.Dataset, geom: Geometry) -> xr.Dataset:
+    """Set pixels whose centre lies outside the AOI polygon to NaN (lazily)."""
+    gbox: GeoBox = ds.odc.geobox
+    assert gbox.crs is not None
+    inside = _rasterize(geom.to_crs(gbox.crs), gbox)
+    if inside.all():
+        return ds
+    mask = xr.DataArray(inside, dims=("y", "x"), coords={"y": ds.y, "x": ds.x})
+    return ds.where(mask)
+
+
+def _rasterize(geom: Geometry, gbox: GeoBox) -> np.ndarray:
+    from rasterio.features import geometry_mask
+
+    return ~geometry_mask(
+        [geom.geom], out_shape=gbox.shape, transform=gbox.affine, all_touched=False
+    )

@@ -1,0 +1,27 @@
+"""Command line: one small module per subcommand; no logic here, only parse → call → print."""
+
+from __future__ import annotations
+
+import typer
+
+from . import demo as _demo
+from . import recipe as _recipe
+from . import run as _run
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="vegcube",
+    help="Vegetation and drought indicators from open satellite archives, on your machine.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("run")(_run.run)
+app.command("demo")(_demo.demo)
+app.add_typer(_recipe.app, name="recipe")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

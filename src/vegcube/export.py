@@ -1,0 +1,169 @@
+"""Outputs: Zarr and CF-NetCDF with a rioxarray-readable `spatial_ref`, COGs + a STAC catalog.
+
+Everything is written under a temporary name and renamed into place, so a crash never
+leaves a half-written output under the final name.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pystac
+import xarray as xr
+
+__all__ = ["atomic_path", "cf_ready", "write_cogs", "write_json", "write_netcdf", "write_zarr"]
+
+
+@contextmanager
+def atomic_path(final: Path) -> Iterator[Path]:
+    """Yield a temporary sibling path; on success it replaces `final` (file or folder)."""
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(f".{final.name}.tmp-{uuid.uuid4().hex[:8]}")
+    try:
+        yield tmp
+    except BaseException:
+        _remove(tmp)
+        raise
+    old = None
+    if final.exists():
+        old = final.with_name(f".{final.name}.old-{uuid.uuid4().hex[:8]}")
+        os.replace(final, old)
+    os.replace(tmp, final)
+    if old is not None:
+        _remove(old)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists():
+        path.unlink()
+
+
+def cf_ready(ds: xr.Dataset) -> xr.Dataset:
+    """CF grid mapping on every variable and CF attributes on x/y (via rioxarray)."""
+    crs = ds.odc.crs if "spatial_ref" in ds.coords else ds.rio.crs
+    if crs is None:
+        return ds
+    ds = ds.rio.write_crs(crs.to_wkt() if hasattr(crs, "to_wkt") else crs)
+    ds = ds.rio.write_coordinate_system()
+    ds.attrs.setdefault("Conventions", "CF-1.8")
+    return ds
+
+
+def _clean_encoding(ds: xr.Dataset) -> xr.Dataset:
+    ds = ds.copy()
+    for var in ds.variables.values():
+        fill = var.encoding.get("_FillValue")
+        var.encoding = {"_FillValue": fill} if fill is not None else {}
+    return ds
+
+
+def write_zarr(ds: xr.Dataset, path: Path) -> Path:
+    """Write `ds` as a consolidated Zarr (v2 layout, readable by GDAL and every xarray)."""
+    ds = _clean_encoding(cf_ready(ds))
+    with atomic_path(Path(path)) as tmp:
+        ds.to_zarr(tmp, mode="w", consolidated=True, zarr_format=2)
+    return Path(path)
+
+
+def write_netcdf(ds: xr.Dataset, path: Path) -> Path:
+    """Write `ds` as CF-NetCDF4 (h5netcdf), compressed."""
+    ds = _clean_encoding(cf_ready(ds))
+    enc = {
+        str(v): {"compression": "gzip", "compression_opts": 4}
+        for v in ds.data_vars
+        if ds[v].ndim >= 2
+    }
+    with atomic_path(Path(path)) as tmp:
+        ds.to_netcdf(tmp, engine="h5netcdf", encoding=enc)
+    return Path(path)
+
+
+def write_cogs(
+    ds: xr.Dataset,
+    folder: Path,
+    variables: Sequence[str],
+    *,
+    title: str = "vegcube outputs",
+) -> list[Path]:
+    """One COG per variable and time step at `folder/<var>/<YYYY-MM-DD>.tif`, plus a STAC catalog.
+
+    Existing COGs are kept (a rerun resumes); the catalog is rewritten to list all of them.
+    """
+    folder = Path(folder)
+    ds = cf_ready(ds)
+    written = []
+    for var in variables:
+        da = ds[var]
+        for i, t in enumerate(pd.DatetimeIndex(da.time.values)):
+            path = folder / var / f"{t:%Y-%m-%d}.tif"
+            if not path.exists():
+                _write_cog(da.isel(time=i), path)
+            written.append(path)
+    _write_catalog(ds, folder, variables, title)
+    return written
+
+
+def _write_cog(da: xr.DataArray, path: Path) -> None:
+    band = da.load()
+    nodata: Any = band.encoding.get("_FillValue", band.attrs.get("_FillValue"))
+    if np.issubdtype(band.dtype, np.floating):
+        nodata = np.nan
+    band = band.rio.write_nodata(nodata, encoded=False)
+    with atomic_path(path) as tmp:
+        band.rio.to_raster(
+            tmp,
+            driver="COG",
+            compress="DEFLATE",
+            predictor=3 if np.issubdtype(band.dtype, np.floating) else 2,
+            blocksize=256,
+            overview_resampling="nearest",
+            tags={k: str(v) for k, v in band.attrs.items() if isinstance(v, (str, int, float))},
+        )
+
+
+def _write_catalog(ds: xr.Dataset, folder: Path, variables: Iterable[str], title: str) -> None:
+    """`folder/catalog.json` with one item per date (`folder/items/`) and an asset per variable."""
+    geobox = ds.odc.geobox
+    footprint = geobox.geographic_extent
+    cat = pystac.Catalog(id="vegcube-cogs", description=title)
+    cat.set_self_href(str(folder / "catalog.json"))
+    for t in pd.DatetimeIndex(ds.time.values):
+        day = f"{t:%Y-%m-%d}"
+        item = pystac.Item(
+            id=day,
+            geometry=footprint.json,
+            bbox=list(footprint.boundingbox),
+            datetime=t.to_pydatetime().replace(tzinfo=dt.timezone.utc),
+            properties={"proj:code": str(geobox.crs), "proj:shape": list(geobox.shape)},
+        )
+        for var in variables:
+            asset = pystac.Asset(
+                href=str(folder / var / f"{day}.tif"),
+                media_type=pystac.MediaType.COG,
+                roles=["data"],
+                title=str(ds[var].attrs.get("long_name", var)),
+            )
+            item.add_asset(var, asset)
+        cat.add_item(item)
+        item.set_self_href(str(folder / "items" / f"{day}.json"))
+    cat.save(catalog_type=pystac.CatalogType.SELF_CONTAINED)
+
+
+def write_json(obj: Any, path: Path) -> Path:
+    """Write JSON atomically."""
+    with atomic_path(Path(path)) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, default=str), encoding="utf-8")
+    return Path(path)

@@ -1,0 +1,134 @@
+"""Spectral indices: `ndvi`, `ndwi` (Gao, NIR/SWIR1) and any spyndex index by name."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import xarray as xr
+
+__all__ = ["IndexSpec", "compute", "normalized_difference", "resolve"]
+
+#: spyndex band symbols → common band names (Sentinel-2 / Landsat naming of STAC `eo:bands`)
+SPYNDEX_BANDS = {
+    "A": "coastal",
+    "B": "blue",
+    "G": "green",
+    "R": "red",
+    "RE1": "rededge1",
+    "RE2": "rededge2",
+    "RE3": "rededge3",
+    "N": "nir",
+    "N2": "nir08",
+    "WV": "nir09",
+    "S1": "swir16",
+    "S2": "swir22",
+}
+
+_BUILTIN = {
+    "ndvi": ("nir", "red", "Normalized Difference Vegetation Index"),
+    "ndwi": ("nir", "swir16", "Normalized Difference Water Index (Gao 1996), NIR/SWIR1"),
+}
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    """A resolved index: its output name, the common bands it needs, how to compute it."""
+
+    name: str
+    bands: tuple[str, ...]
+    long_name: str
+    spyndex_name: str | None = None
+
+
+@lru_cache(maxsize=1)
+def _catalogue() -> dict[str, object]:
+    import spyndex
+
+    return dict(spyndex.indices)
+
+
+def resolve(name: str) -> IndexSpec:
+    """Resolve an index name: `ndvi`, `ndwi`, or a spyndex name (exact, else case-insensitive).
+
+    Raises `ValueError` saying what is accepted.
+    """
+    if name in _BUILTIN:
+        a, b, long = _BUILTIN[name]
+        return IndexSpec(name, (a, b), long)
+    cat = _catalogue()
+    key = name if name in cat else next((k for k in cat if k.lower() == name.lower()), None)
+    if key is None:
+        close = sorted(k for k in cat if k.lower().startswith(name[:2].lower()))[:8]
+        raise ValueError(
+            f"unknown index {name!r}; use ndvi, ndwi or a spyndex index name"
+            + (f" (similar: {', '.join(close)})" if close else "")
+        )
+    idx = cat[key]
+    consts = _constants()
+    unsupported = [b for b in idx.bands if b not in SPYNDEX_BANDS and b not in consts]  # type: ignore[attr-defined]
+    if unsupported:
+        raise ValueError(
+            f"index {key!r} needs {unsupported}, which optical reflectance cubes do not have"
+        )
+    bands = tuple(SPYNDEX_BANDS[b] for b in idx.bands if b in SPYNDEX_BANDS)  # type: ignore[attr-defined]
+    return IndexSpec(name, bands, idx.long_name, key)  # type: ignore[attr-defined]
+
+
+@lru_cache(maxsize=1)
+def _constants() -> frozenset[str]:
+    import spyndex
+
+    return frozenset(spyndex.constants)
+
+
+def normalized_difference(a: xr.DataArray, b: xr.DataArray) -> xr.DataArray:
+    """(a − b) / (a + b), NaN where a + b = 0."""
+    total = a + b
+    return ((a - b) / total.where(total != 0)).astype("float32")
+
+
+def compute(ds: xr.Dataset, indices: Sequence[str]) -> xr.Dataset:
+    """Compute `indices` from the reflectance bands of `ds` (common band names).
+
+    Returns a Dataset with one float32 variable per index, named as requested.
+    """
+    out = {}
+    for name in indices:
+        spec = resolve(name)
+        missing = [b for b in spec.bands if b not in ds]
+        if missing:
+            from .errors import BandError
+
+            raise BandError(
+                f"index {name!r} needs bands {list(spec.bands)}; missing {missing} "
+                f"(the cube has {', '.join(map(str, ds.data_vars))})"
+            )
+        if spec.spyndex_name is None:
+            da = normalized_difference(ds[spec.bands[0]], ds[spec.bands[1]])
+        else:
+            da = _spyndex(ds, spec)
+        da.attrs = {"long_name": spec.long_name, "units": "1"}
+        out[name] = da.rename(name)
+    return xr.Dataset(out, coords=ds.coords)
+
+
+def _spyndex(ds: xr.Dataset, spec: IndexSpec) -> xr.DataArray:
+    import spyndex
+
+    params: dict[str, object] = {}
+    inv = {v: k for k, v in SPYNDEX_BANDS.items()}
+    for band in spec.bands:
+        params[inv[band]] = ds[band]
+    idx = spyndex.indices[spec.spyndex_name]
+    for sym in idx.bands:
+        if sym not in params and sym in spyndex.constants:
+            default = spyndex.constants[sym].default
+            if default is None:
+                raise ValueError(f"index {spec.name!r} needs constant {sym!r} with no default")
+            params[sym] = default
+    da = spyndex.computeIndex(index=spec.spyndex_name, params=params)
+    da = da.where(np.isfinite(da))
+    return da.astype("float32")

@@ -1,0 +1,337 @@
+"""The recipe: a frozen, validated description of one run (YAML, TOML or dict → `Recipe`).
+
+Every field is declared with its type, allowed values and a description; unknown keys are
+errors. All problems are collected and reported together, each naming its key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import tomllib
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import RecipeError
+
+__all__ = [
+    "AOISpec",
+    "CompositeSpec",
+    "DaskSpec",
+    "GridSpec",
+    "MaskSpec",
+    "OutputSpec",
+    "Recipe",
+    "ReferenceSpec",
+    "SourceSpec",
+    "TimeSpec",
+    "load_recipe",
+    "template",
+]
+
+INDICATORS = ("vci", "zscore", "anomaly", "pct_normal", "drought_class")
+FORMATS = ("zarr", "cog", "netcdf")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AOISpec(_Section):
+    """Area of interest: exactly one of bbox, path or geometry."""
+
+    bbox: tuple[float, float, float, float] | None = Field(
+        None,
+        description="[west, south, east, north] in degrees (EPSG:4326)",
+        examples=[[165.3, -21.6, 165.6, -21.4]],
+    )
+    path: Path | None = Field(None, description="vector file (GeoJSON, GeoPackage, Shapefile, …)")
+    layer: str | None = Field(None, description="layer name inside `path` (GeoPackage)")
+    geometry: dict[str, Any] | None = Field(None, description="inline GeoJSON geometry (lon/lat)")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> AOISpec:
+        given = [k for k in ("bbox", "path", "geometry") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                f"give exactly one of bbox, path or geometry (got {', '.join(given) or 'none'})"
+            )
+        if self.bbox is not None:
+            w, s, e, n = self.bbox
+            if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
+                raise ValueError(
+                    "bbox must be [west, south, east, north] in degrees with west < east, "
+                    f"south < north, within ±180/±90; got {list(self.bbox)}"
+                )
+        return self
+
+
+class TimeSpec(_Section):
+    """Time range, inclusive."""
+
+    start: dt.date = Field(description="first day (YYYY-MM-DD)", examples=["2019-01-01"])
+    end: dt.date = Field(description="last day (YYYY-MM-DD), inclusive", examples=["2024-12-31"])
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TimeSpec:
+        if self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        return self
+
+
+class SourceSpec(_Section):
+    """Where the scenes come from."""
+
+    catalog: str = Field(
+        description="a known name (earth-search), a STAC API URL, or a static catalog path/URL",
+        examples=["earth-search"],
+    )
+    collection: str = Field("sentinel-2-l2a", description="collection id")
+    max_cloud_cover: float = Field(
+        100, ge=0, le=100, description="keep scenes with eo:cloud_cover ≤ this (percent)"
+    )
+
+
+class GridSpec(_Section):
+    """Target grid of the cube."""
+
+    crs: str = Field("auto", description="'auto' (UTM zone of the AOI centre) or any CRS string")
+    resolution: float = Field(10, gt=0, description="pixel size in CRS units (metres for UTM)")
+
+
+class MaskSpec(_Section):
+    """Which pixels are invalid."""
+
+    sentinel2_scl: list[int] = Field(
+        [0, 1, 3, 8, 9, 10], description="Sentinel-2 SCL classes to mask (0..11)"
+    )
+    dilate_m: float = Field(0, ge=0, description="grow masked clouds/shadows by this many metres")
+
+    @field_validator("sentinel2_scl")
+    @classmethod
+    def _scl_range(cls, v: list[int]) -> list[int]:
+        bad = [c for c in v if not 0 <= c <= 11]
+        if bad:
+            raise ValueError(f"SCL classes are 0..11; got {bad}")
+        return v
+
+
+class CompositeSpec(_Section):
+    """Temporal compositing."""
+
+    period: Literal["dekad", "month"] = Field("dekad", description="dekad (10 days) or month")
+    reducer: Literal["median", "mean", "max", "min"] = Field("median", description="reducer")
+
+
+class ReferenceSpec(_Section):
+    """Years forming the historical reference."""
+
+    start: dt.date = Field(description="first day of the reference", examples=["2019-01-01"])
+    end: dt.date = Field(
+        description="last day of the reference, inclusive", examples=["2022-12-31"]
+    )
+    min_years: int = Field(3, ge=1, description="fewer reference years than this gives NaN")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ReferenceSpec:
+        if self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        return self
+
+
+class DroughtClasses(_Section):
+    """VCI thresholds of the drought classes (upper bounds)."""
+
+    extreme: float = Field(10, description="VCI below this: extreme drought (class 4)")
+    severe: float = Field(20, description="VCI below this: severe drought (class 3)")
+    moderate: float = Field(30, description="VCI below this: moderate drought (class 2)")
+    mild: float = Field(40, description="VCI below this: mild drought (class 1); else none (0)")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DroughtClasses:
+        if not self.extreme < self.severe < self.moderate < self.mild:
+            raise ValueError("thresholds must increase: extreme < severe < moderate < mild")
+        return self
+
+
+class OutputSpec(_Section):
+    """Where and what to write."""
+
+    dir: Path = Field(description="output folder", examples=["out"])
+    formats: list[Literal["zarr", "cog", "netcdf"]] = Field(
+        ["zarr"], description="zarr, cog, netcdf"
+    )
+
+
+class DaskSpec(_Section):
+    """Where to compute."""
+
+    scheduler: str | None = Field(None, description="null = local threads; or 'tcp://host:8786'")
+    chunk: int = Field(1024, ge=64, description="spatial chunk size in pixels")
+
+    @field_validator("scheduler")
+    @classmethod
+    def _address(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("tcp://", "tls://", "inproc://")):
+            raise ValueError(
+                f"scheduler must be null or an address like tcp://host:8786; got {v!r}"
+            )
+        return v
+
+
+class Recipe(_Section):
+    """A whole run, as in DESIGN.md's recipe contract."""
+
+    name: str = Field(description="a short name for the run", examples=["bourail-drought"])
+    aoi: AOISpec
+    time: TimeSpec
+    source: SourceSpec
+    grid: GridSpec = GridSpec()
+    mask: MaskSpec = MaskSpec()
+    indices: list[str] = Field(
+        ["ndvi"],
+        min_length=1,
+        description="ndvi, ndwi (Gao) or any spyndex index name",
+        examples=[["ndvi", "ndwi"]],
+    )
+    composite: CompositeSpec = CompositeSpec()
+    reference: ReferenceSpec | None = Field(None, description="needed for indicators")
+    indicators: list[Literal["vci", "zscore", "anomaly", "pct_normal", "drought_class"]] = Field(
+        [],
+        description="vci, zscore, anomaly, pct_normal, drought_class",
+        examples=[["vci", "zscore", "anomaly", "drought_class"]],
+    )
+    drought_classes: DroughtClasses = DroughtClasses()
+    output: OutputSpec
+    dask: DaskSpec = DaskSpec()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Recipe:
+        if self.indicators and self.reference is None:
+            raise ValueError("indicators need a `reference: {start, end}` section")
+        if self.reference is not None and (
+            self.reference.end < self.time.start or self.reference.start > self.time.end
+        ):
+            raise ValueError(
+                f"reference {self.reference.start}..{self.reference.end} lies outside "
+                f"time {self.time.start}..{self.time.end}"
+            )
+        return self
+
+    @field_validator("indices")
+    @classmethod
+    def _known_indices(cls, v: list[str]) -> list[str]:
+        from .indices import resolve
+
+        for name in v:
+            resolve(name)  # raises ValueError listing what is known
+        if len(set(v)) != len(v):
+            raise ValueError(f"indices are repeated: {v}")
+        return v
+
+
+def _read(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise RecipeError(f"recipe file {path} does not exist")
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
+    except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
+        raise RecipeError(f"recipe file {path} is not valid YAML/TOML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise RecipeError(f"recipe file {path} must hold a mapping of sections, got {type(data)}")
+    return data
+
+
+def _format(exc: ValidationError) -> list[str]:
+    lines = []
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err["loc"]) or "(recipe)"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling; `vegcube recipe init` lists every key)"
+        elif err["type"] == "missing":
+            msg = "required key is missing"
+        lines.append(f"{field}: {msg}")
+    return lines
+
+
+def load_recipe(recipe: Recipe | dict[str, Any] | str | os.PathLike[str]) -> Recipe:
+    """Validate a recipe given as a `Recipe`, a dict, or a YAML/TOML file path.
+
+    Relative paths inside a recipe file are resolved against the file's folder.
+    Raises `RecipeError` listing every problem, each prefixed with its key.
+    """
+    if isinstance(recipe, Recipe):
+        return recipe
+    base: Path | None = None
+    if isinstance(recipe, dict):
+        data = recipe
+    else:
+        path = Path(recipe)
+        data, base = _read(path), path.parent
+    try:
+        parsed = Recipe.model_validate(data)
+    except ValidationError as exc:
+        problems = _format(exc)
+        raise RecipeError(
+            "invalid recipe:\n  " + "\n  ".join(problems), problems=problems
+        ) from None
+    if base is not None:
+        parsed = _rebase(parsed, base)
+    return parsed
+
+
+def _rebase(recipe: Recipe, base: Path) -> Recipe:
+    """Resolve relative file paths of a recipe file against its folder."""
+
+    def fix(p: Path) -> Path:
+        return p if p.is_absolute() else base / p
+
+    out = recipe.output.model_copy(update={"dir": fix(recipe.output.dir)})
+    aoi = recipe.aoi
+    if aoi.path is not None:
+        aoi = aoi.model_copy(update={"path": fix(aoi.path)})
+    src = recipe.source
+    if "://" not in src.catalog and src.catalog.endswith(".json"):
+        src = src.model_copy(update={"catalog": str(fix(Path(src.catalog)))})
+    return recipe.model_copy(update={"output": out, "aoi": aoi, "source": src})
+
+
+def template() -> str:
+    """An annotated recipe template documenting every key (for `vegcube recipe init`).
+
+    Generated from the model, so it lists exactly the accepted keys; it validates as is.
+    """
+    lines = ["# vegcube recipe: every key, its default and what is accepted", ""]
+
+    def walk(model: type[BaseModel], indent: str) -> None:
+        for name, field in model.model_fields.items():
+            sub = _section_type(field.annotation)
+            if sub is not None:
+                doc = (sub.__doc__ or "").strip().splitlines()[0]
+                lines.append(f"{indent}{name}:  # {doc}")
+                walk(sub, indent + "  ")
+                continue
+            value = field.examples[0] if field.examples else field.default
+            note = " (required)" if field.is_required() else ""
+            lines.append(f"{indent}{name}: {_yaml_value(value)}  # {field.description}{note}")
+
+    walk(Recipe, "")
+    return "\n".join(lines) + "\n"
+
+
+def _section_type(ann: Any) -> type[BaseModel] | None:
+    for cand in (ann, *getattr(ann, "__args__", ())):
+        if isinstance(cand, type) and issubclass(cand, BaseModel):
+            return cand
+    return None
+
+
+def _yaml_value(v: Any) -> str:
+    if isinstance(v, tuple):
+        v = list(v)
+    return yaml.safe_dump(v, default_flow_style=True).strip().removesuffix("...").strip()

@@ -1,0 +1,246 @@
+"""Execute a recipe: search → cube → mask → indices → composites → reference → indicators → out.
+
+Each stage is persisted (Zarr) and the next stage reads it back, so dask graphs stay small
+and a stage is computed once. `run.json` records the recipe, versions, items and timings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import importlib.metadata
+import os
+import platform
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pystac
+import xarray as xr
+
+from . import aoi as aoi_mod
+from . import catalog, composite, cube, export, indicators, indices, mask, reference, sensors
+from .errors import RecipeError, SourceError
+from .recipe import Recipe, load_recipe
+
+__all__ = ["Plan", "RunResult", "plan", "run"]
+
+_VERSIONED = (
+    "vegcube",
+    "numpy",
+    "xarray",
+    "dask",
+    "odc-stac",
+    "odc-geo",
+    "rasterio",
+    "pystac",
+    "pystac-client",
+    "zarr",
+    "spyndex",
+    "pydantic",
+)
+
+
+@dataclass
+class Plan:
+    """Everything checked before any pixel is read."""
+
+    recipe: Recipe
+    geometry: Any
+    grid: Any
+    items: list[pystac.Item]
+    bands: list[str]
+
+
+@dataclass
+class RunResult:
+    """Paths of what a run wrote."""
+
+    out: Path
+    outputs: dict[str, Path] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def plan(recipe: Recipe | dict[str, Any] | str | os.PathLike[str]) -> Plan:
+    """Validate the recipe, read the AOI, search the catalog and check bands: no pixel read.
+
+    Raises `RecipeError`/`SourceError`/`BandError` (exit code 2) on bad input.
+    """
+    rc = load_recipe(recipe)
+    geom = aoi_mod.read_aoi(rc.aoi)
+    try:
+        gbox = aoi_mod.grid(geom, crs=rc.grid.crs, resolution=rc.grid.resolution)
+    except Exception as exc:  # pyproj/odc-geo raise several kinds for a bad CRS
+        raise RecipeError(f"grid.crs: cannot use {rc.grid.crs!r} ({exc})") from exc
+    sensor = sensors.for_collection(rc.source.collection)
+    needed: list[str] = []
+    for name in rc.indices:
+        for band in indices.resolve(name).bands:
+            if band not in needed:
+                needed.append(band)
+    bands = [*needed, sensor.QA_BAND]
+    items = catalog.search(
+        rc.source.catalog,
+        collection=rc.source.collection,
+        bbox=tuple(geom.boundingbox),  # type: ignore[arg-type]
+        start=rc.time.start,
+        end=rc.time.end,
+        max_cloud_cover=rc.source.max_cloud_cover,
+    )
+    if not items:
+        raise SourceError(
+            f"source: no {rc.source.collection} scenes in {rc.source.catalog} intersect the AOI "
+            f"between {rc.time.start} and {rc.time.end} with eo:cloud_cover ≤ "
+            f"{rc.source.max_cloud_cover}; check aoi, time and source.max_cloud_cover"
+        )
+    cube.asset_keys(items, bands, collection=rc.source.collection)
+    if rc.reference is not None:
+        first, last = items[0].datetime, items[-1].datetime
+        assert first is not None and last is not None
+        if rc.reference.end < first.date() or rc.reference.start > last.date():
+            raise RecipeError(
+                f"reference: {rc.reference.start}..{rc.reference.end} holds no scene; the data "
+                f"found spans {first.date()}..{last.date()}"
+            )
+    return Plan(rc, geom, gbox, items, bands)
+
+
+@contextlib.contextmanager
+def _scheduler(address: str | None) -> Iterator[None]:
+    from odc.stac import configure_rio
+
+    if address is None:
+        configure_rio(cloud_defaults=True)
+        yield
+        return
+    from distributed import Client
+
+    try:
+        client = Client(address, timeout="10s")
+    except OSError as exc:
+        raise SourceError(f"dask.scheduler: cannot reach {address}: {exc}") from exc
+    with client:
+        configure_rio(cloud_defaults=True, client=client)
+        yield
+
+
+def run(
+    recipe: Recipe | dict[str, Any] | str | os.PathLike[str],
+    *,
+    log: Callable[[str], None] | None = None,
+) -> RunResult:
+    """Run the whole chain of a recipe and write DESIGN.md's output layout under `output.dir`."""
+    say = log or (lambda msg: None)
+    t0 = time.perf_counter()
+    p = plan(recipe)
+    rc = p.recipe
+    out = Path(rc.output.dir)
+    out.mkdir(parents=True, exist_ok=True)
+    result = RunResult(out)
+    result.timings["plan"] = time.perf_counter() - t0
+    say(f"{len(p.items)} scenes, grid {p.grid.shape.x}×{p.grid.shape.y} px in {p.grid.crs}")
+    meta = _run_meta(rc, p.items)
+    export.write_json({**meta, "status": "running"}, out / "run.json")
+    try:
+        with _scheduler(rc.dask.scheduler):
+            _chain(p, result, say)
+    except BaseException as exc:
+        status = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+        export.write_json({**meta, **status, "timings_s": result.timings}, out / "run.json")
+        raise
+    result.timings["total"] = time.perf_counter() - t0
+    done = {
+        **meta,
+        "status": "done",
+        "timings_s": result.timings,
+        "outputs": {k: str(v) for k, v in result.outputs.items()},
+    }
+    export.write_json(done, out / "run.json")
+    return result
+
+
+def _chain(p: Plan, result: RunResult, say: Callable[[str], None]) -> None:
+    rc, out = p.recipe, result.out
+
+    def timed(name: str, fn: Callable[[], xr.Dataset]) -> xr.Dataset:
+        t = time.perf_counter()
+        say(f"{name} …")
+        ds = fn()
+        result.outputs[name] = export.write_zarr(ds, out / f"{name}.zarr")
+        result.timings[name] = round(time.perf_counter() - t, 3)
+        say(f"{name} written in {result.timings[name]:.1f} s")
+        return xr.open_zarr(out / f"{name}.zarr")
+
+    comp = timed("composites", lambda: _composites(p))
+    products = {"composites": comp}
+    ref_spec = rc.reference
+    if ref_spec is not None:
+        ref = timed(
+            "reference",
+            lambda: reference.compute(
+                comp, start=ref_spec.start, end=ref_spec.end, variables=rc.indices
+            ),
+        )
+        if rc.indicators:
+            products["indicators"] = timed(
+                "indicators",
+                lambda: indicators.compute(
+                    comp,
+                    ref,
+                    variables=rc.indices,
+                    indicators=rc.indicators,
+                    min_years=ref_spec.min_years,
+                    thresholds=rc.drought_classes.model_dump(),
+                ),
+            )
+    cog_vars = list(rc.indices) + [f"{i}_{k}" for i in rc.indices for k in rc.indicators]
+    _extra_formats(rc, result, products, cog_vars)
+
+
+def _composites(p: Plan) -> xr.Dataset:
+    rc = p.recipe
+    scenes = cube.load(
+        p.items, p.bands, grid=p.grid, collection=rc.source.collection, chunk=rc.dask.chunk
+    )
+    scenes = aoi_mod.clip_to_aoi(scenes, p.geometry)
+    ok = mask.valid(scenes, scl_classes=rc.mask.sentinel2_scl, dilate_m=rc.mask.dilate_m)
+    idx = indices.compute(mask.apply(scenes, ok), rc.indices)
+    return composite.composite(
+        idx,
+        period=rc.composite.period,
+        reducer=rc.composite.reducer,
+        start=rc.time.start,
+        end=rc.time.end,
+    )
+
+
+def _extra_formats(
+    rc: Recipe, result: RunResult, products: dict[str, xr.Dataset], cog_vars: list[str]
+) -> None:
+    out = result.out
+    if "netcdf" in rc.output.formats:
+        for name, ds in products.items():
+            result.outputs[f"{name}_netcdf"] = export.write_netcdf(ds, out / f"{name}.nc")
+    if "cog" in rc.output.formats:
+        t = time.perf_counter()
+        merged = xr.merge([ds[[v for v in cog_vars if v in ds]] for ds in products.values()])
+        export.write_cogs(merged, out / "cog", [v for v in cog_vars if v in merged])
+        result.outputs["cog"] = out / "cog" / "catalog.json"
+        result.timings["cog"] = round(time.perf_counter() - t, 3)
+
+
+def _run_meta(rc: Recipe, items: list[pystac.Item]) -> dict[str, Any]:
+    versions = {}
+    for name in _VERSIONED:
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            versions[name] = importlib.metadata.version(name)
+    return {
+        "vegcube_run": 1,
+        "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "recipe": rc.model_dump(mode="json"),
+        "python": platform.python_version(),
+        "versions": versions,
+        "items": [it.id for it in items],
+    }

@@ -1,0 +1,98 @@
+"""Recipe validation: every problem named by its key, template valid, files resolved."""
+
+from __future__ import annotations
+
+import pytest
+
+from vegcube.errors import RecipeError
+from vegcube.recipe import load_recipe, template
+
+
+def good(**over):
+    r = {
+        "name": "t",
+        "aoi": {"bbox": [165.3, -21.6, 165.6, -21.4]},
+        "time": {"start": "2019-01-01", "end": "2020-12-31"},
+        "source": {"catalog": "earth-search"},
+        "indices": ["ndvi", "ndwi"],
+        "reference": {"start": "2019-01-01", "end": "2019-12-31"},
+        "indicators": ["vci"],
+        "output": {"dir": "out"},
+    }
+    r.update(over)
+    return r
+
+
+def test_valid_recipe_has_defaults():
+    rc = load_recipe(good())
+    assert rc.composite.period == "dekad" and rc.composite.reducer == "median"
+    assert rc.mask.sentinel2_scl == [0, 1, 3, 8, 9, 10]
+    assert rc.grid.crs == "auto"
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "words"),
+    [
+        ({"aoi": {"bbox": [10, 5, 1, 6]}}, "aoi", "west < east"),
+        ({"aoi": {}}, "aoi", "exactly one"),
+        ({"time": {"start": "2020-01-01", "end": "2019-01-01"}}, "time", "before start"),
+        ({"time": {"start": "2020-13-01", "end": "2021-01-01"}}, "time.start", "date"),
+        ({"indices": ["ndvx"]}, "indices", "unknown index 'ndvx'"),
+        ({"indicators": ["vcii"]}, "indicators.0", "vci"),
+        ({"composite": {"period": "week"}}, "composite.period", "dekad"),
+        ({"composite": {"reducer": "mode"}}, "composite.reducer", "median"),
+        ({"mask": {"sentinel2_scl": [3, 12]}}, "mask.sentinel2_scl", "0..11"),
+        ({"mask": {"dilate_m": -5}}, "mask.dilate_m", "greater than or equal"),
+        ({"source": {"catalog": "x", "max_cloud_cover": 120}}, "source.max_cloud_cover", "100"),
+        ({"output": {"dir": "o", "formats": ["tiff"]}}, "output.formats.0", "cog"),
+        ({"colour": 1}, "colour", "unknown key"),
+        ({"grid": {"resolution": 0}}, "grid.resolution", "greater than 0"),
+        ({"dask": {"scheduler": "localhost:8786"}}, "dask.scheduler", "tcp://"),
+        ({"reference": {"start": "2030-01-01", "end": "2031-01-01"}}, "(recipe)", "outside"),
+        ({"reference": None}, "(recipe)", "reference"),
+    ],
+)
+def test_bad_field_is_named(change, field, words):
+    with pytest.raises(RecipeError) as err:
+        load_recipe(good(**change))
+    msg = str(err.value)
+    assert f"{field}:" in msg, msg
+    assert words in msg, msg
+
+
+def test_all_problems_reported_together():
+    bad = good(composite={"period": "week", "reducer": "mode"}, colour=1)
+    with pytest.raises(RecipeError) as err:
+        load_recipe(bad)
+    assert len(err.value.problems) == 3
+
+
+def test_yaml_and_toml_files_relative_paths(tmp_path):
+    (tmp_path / "r.yaml").write_text(
+        "name: t\naoi: {bbox: [1, 2, 3, 4]}\ntime: {start: 2020-01-01, end: 2020-02-01}\n"
+        "source: {catalog: cat/catalog.json}\noutput: {dir: out}\n"
+    )
+    rc = load_recipe(tmp_path / "r.yaml")
+    assert rc.output.dir == tmp_path / "out"
+    assert rc.source.catalog == str(tmp_path / "cat" / "catalog.json")
+    (tmp_path / "r.toml").write_text(
+        'name = "t"\n[aoi]\nbbox = [1, 2, 3, 4]\n[time]\nstart = 2020-01-01\nend = 2020-02-01\n'
+        '[source]\ncatalog = "earth-search"\n[output]\ndir = "o"\n'
+    )
+    assert load_recipe(tmp_path / "r.toml").time.end.isoformat() == "2020-02-01"
+
+
+def test_unreadable_recipe_file(tmp_path):
+    with pytest.raises(RecipeError, match="does not exist"):
+        load_recipe(tmp_path / "nope.yaml")
+    (tmp_path / "bad.yaml").write_text("name: [unclosed\n")
+    with pytest.raises(RecipeError, match="not valid YAML"):
+        load_recipe(tmp_path / "bad.yaml")
+
+
+def test_template_lists_every_key_and_validates(tmp_path):
+    text = template()
+    for key in ("max_cloud_cover", "dilate_m", "sentinel2_scl", "min_years", "scheduler"):
+        assert f"{key}:" in text
+    (tmp_path / "t.yaml").write_text(text)
+    assert load_recipe(tmp_path / "t.yaml").name == "bourail-drought"
