@@ -98,6 +98,8 @@ def load(
         refl.attrs = {"units": "1", "long_name": f"{band} surface reflectance"}
         out[band] = refl
     cube = xr.Dataset(out, coords=ds.coords)
+    days = np.array([np.datetime64(d, "ns") for d in sorted(groups)])
+    cube = cube.assign_coords(solar_day=("time", days))
     cube.attrs["collection"] = collection
     return cube
 

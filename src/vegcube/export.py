@@ -12,6 +12,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pystac
+import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
+from odc.geo import xr as _odc_xr  # noqa: F401  (registers the .odc accessor)
 
 __all__ = ["atomic_path", "cf_ready", "write_cogs", "write_json", "write_netcdf", "write_zarr"]
 
@@ -104,33 +107,50 @@ def write_cogs(
     """
     folder = Path(folder)
     ds = cf_ready(ds)
+    days = [f"{t:%Y-%m-%d}" for t in pd.DatetimeIndex(ds.time.values)]
     written = []
-    for var in variables:
-        da = ds[var]
-        for i, t in enumerate(pd.DatetimeIndex(da.time.values)):
-            path = folder / var / f"{t:%Y-%m-%d}.tif"
-            if not path.exists():
-                _write_cog(da.isel(time=i), path)
-            written.append(path)
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        for var in variables:
+            paths = [folder / var / f"{day}.tif" for day in days]
+            written += paths
+            todo = [i for i, p in enumerate(paths) if not p.exists()]
+            # read time steps in blocks of bounded size (one dask compute each), then let
+            # GDAL, which releases the GIL while encoding, write the COGs of a block in parallel
+            step = max(1, int(_BLOCK_BYTES // max(1, ds[var].isel(time=0).nbytes)))
+            for k in range(0, len(todo), step):
+                block = ds[var].isel(time=todo[k : k + step]).load()
+                jobs = [(block.isel(time=j), paths[i]) for j, i in enumerate(todo[k : k + step])]
+                list(pool.map(lambda job: _write_cog(*job), jobs))
     _write_catalog(ds, folder, variables, title)
     return written
 
 
+_BLOCK_BYTES = 256 * 2**20
+
+
 def _write_cog(da: xr.DataArray, path: Path) -> None:
     band = da.load()
-    nodata: Any = band.encoding.get("_FillValue", band.attrs.get("_FillValue"))
-    if np.issubdtype(band.dtype, np.floating):
-        nodata = np.nan
+    dtype = np.dtype(band.encoding.get("dtype", band.dtype))
+    fill = band.encoding.get("_FillValue", band.attrs.get("_FillValue"))
+    attrs = {k: v for k, v in band.attrs.items() if not k.startswith("_")}
+    band = band.copy()
+    band.encoding, band.attrs = {}, attrs
+    if np.issubdtype(dtype, np.integer) and fill is not None:
+        # integer classes decoded to float (NaN = fill) go back to their integer type
+        band = band.fillna(fill).astype(dtype)
+        nodata: Any = fill
+    else:
+        band, nodata = band.astype("float32"), np.nan
     band = band.rio.write_nodata(nodata, encoded=False)
     with atomic_path(path) as tmp:
         band.rio.to_raster(
             tmp,
             driver="COG",
             compress="DEFLATE",
-            predictor=3 if np.issubdtype(band.dtype, np.floating) else 2,
+            predictor=2 if np.issubdtype(band.dtype, np.integer) else 3,
             blocksize=256,
             overview_resampling="nearest",
-            tags={k: str(v) for k, v in band.attrs.items() if isinstance(v, (str, int, float))},
+            tags={k: str(v) for k, v in attrs.items() if isinstance(v, (str, int, float))},
         )
 
 

@@ -54,7 +54,7 @@ def compute(
     unknown = [i for i in indicators if i not in INDICATORS]
     if unknown:
         raise ValueError(f"unknown indicators {unknown}; choose from {list(INDICATORS)}")
-    poy = comp["period_of_year"]
+    poy = xr.DataArray(np.asarray(comp["period_of_year"].values), dims="time")
     out = xr.Dataset(coords={k: v for k, v in comp.coords.items() if k != "spatial_ref"})
     for name in variables:
         x = comp[name]

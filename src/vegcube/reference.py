@@ -38,6 +38,8 @@ def compute(
     inside = (times >= pd.Timestamp(start)) & (times <= pd.Timestamp(end))
     if not inside.any():
         raise ValueError(f"reference {start}..{end}: no period of the data lies inside it")
+    # coordinates read from Zarr are lazy; grouping needs their values
+    comp = comp.assign_coords(period_of_year=("time", np.asarray(comp["period_of_year"].values)))
     ref = comp[names].isel(time=np.flatnonzero(inside))
     ref = ref.drop_vars(
         [c for c in ref.coords if c not in ref.dims and c not in ("spatial_ref", "period_of_year")]
