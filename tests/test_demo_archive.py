@@ -18,10 +18,23 @@ from vegcube.testing.demo import LANDCOVER_CLASSES, DemoArchive, _build_model, g
 
 SMALL = {"size": 60, "revisit_days": 10, "start": "2021-11-01", "end": "2022-03-31"}
 REFLECTANCE = ["blue", "green", "red", "nir", "swir16", "swir22"]
-PROPERTIES = ["datetime", "platform", "constellation", "instruments", "eo:cloud_cover",
-              "proj:epsg", "proj:code", "mgrs:utm_zone", "mgrs:latitude_band",
-              "mgrs:grid_square", "grid:code", "s2:processing_baseline", "s2:product_uri",
-              "created", "updated"]
+PROPERTIES = [
+    "datetime",
+    "platform",
+    "constellation",
+    "instruments",
+    "eo:cloud_cover",
+    "proj:epsg",
+    "proj:code",
+    "mgrs:utm_zone",
+    "mgrs:latitude_band",
+    "mgrs:grid_square",
+    "grid:code",
+    "s2:processing_baseline",
+    "s2:product_uri",
+    "created",
+    "updated",
+]
 
 
 @pytest.fixture(scope="module")
@@ -82,8 +95,7 @@ def test_archive_facts(archive: DemoArchive) -> None:
     assert recipe["source"]["catalog"] == str(archive.catalog)
     assert recipe["time"] == {"start": SMALL["start"], "end": SMALL["end"]}
     assert recipe["output"] == {"dir": "out", "formats": ["zarr", "cog"]}
-    assert set(LANDCOVER_CLASSES.values()) == {"forest", "grassland", "cropland", "water",
-                                                "bare"}
+    assert set(LANDCOVER_CLASSES.values()) == {"forest", "grassland", "cropland", "water", "bare"}
 
 
 def test_items_shape(archive: DemoArchive, items: list[pystac.Item]) -> None:
@@ -149,7 +161,8 @@ def test_processing_baseline_switch(archive: DemoArchive, items: list[pystac.Ite
         assert np.median(diff) < 0.005 and np.quantile(diff, 0.99) < 0.02
         raw = read(item, "red")[mask] / 10000  # DN / 10000 is right only before the switch
         assert np.median(np.abs(raw - expected)) == pytest.approx(
-            0.1 if item in after else 0.0, abs=0.005)
+            0.1 if item in after else 0.0, abs=0.005
+        )
 
 
 def test_raster_bands_false(tmp_path: Path) -> None:
@@ -220,8 +233,15 @@ def test_landcover_default_size(tmp_path: Path) -> None:
     for seed in (42, 1):
         model = _build_model(seed, 240)
         path = tmp_path / f"lc{seed}.tif"
-        profile = {"driver": "GTiff", "width": 240, "height": 240, "count": 1, "dtype": "uint8",
-                   "crs": "EPSG:32758", "transform": model.transform}
+        profile = {
+            "driver": "GTiff",
+            "width": 240,
+            "height": 240,
+            "count": 1,
+            "dtype": "uint8",
+            "crs": "EPSG:32758",
+            "transform": model.transform,
+        }
         with rasterio.open(path, "w", **profile) as ds:
             ds.write(model.landcover, 1)
         aoi, drought = in_bbox(path, model.bbox), in_bbox(path, model.drought_bbox)
@@ -234,8 +254,10 @@ def test_landcover_default_size(tmp_path: Path) -> None:
 
 def test_drought(tmp_path: Path) -> None:
     march = {"size": 60, "revisit_days": 5}
-    years = {y: generate_archive(tmp_path / str(y), start=f"{y}-03-01", end=f"{y}-03-31",
-                                 **march) for y in (2021, 2023)}
+    years = {
+        y: generate_archive(tmp_path / str(y), start=f"{y}-03-01", end=f"{y}-03-31", **march)
+        for y in (2021, 2023)
+    }
     lc = rasterio.open(years[2021].landcover).read(1)
     drought = in_bbox(years[2021].landcover, years[2021].drought_bbox)
     aoi = in_bbox(years[2021].landcover, years[2021].bbox)
@@ -264,12 +286,15 @@ def test_manifest_reuse(tmp_path: Path) -> None:
     assert [p.stat().st_mtime_ns for p in files] == mtimes
     third = generate_archive(tmp_path, **{**kw, "seed": 1})  # other parameters: regenerated
     assert third.seed == 1
-    assert (tmp_path / "demo-archive.json").stat().st_mtime_ns != mtimes[files.index(
-        tmp_path / "demo-archive.json")]
+    assert (tmp_path / "demo-archive.json").stat().st_mtime_ns != mtimes[
+        files.index(tmp_path / "demo-archive.json")
+    ]
 
 
-@pytest.mark.parametrize("bad", [{"size": 61}, {"size": 20}, {"revisit_days": 0},
-                                 {"start": "2022-01-01", "end": "2021-01-01"}])
+@pytest.mark.parametrize(
+    "bad",
+    [{"size": 61}, {"size": 20}, {"revisit_days": 0}, {"start": "2022-01-01", "end": "2021-01-01"}],
+)
 def test_bad_arguments(tmp_path: Path, bad: dict) -> None:
     with pytest.raises(ValueError):
         generate_archive(tmp_path, **{**SMALL, **bad})

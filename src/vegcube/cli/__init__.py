@@ -24,4 +24,10 @@ app.add_typer(_recipe.app, name="recipe")
 
 def main() -> None:
     """Console-script entry point."""
+    import warnings
+
+    from rasterio.errors import NotGeoreferencedWarning
+
+    # odc-loader warps into an in-memory dataset that has no transform yet: not the user's data
+    warnings.filterwarnings("ignore", category=NotGeoreferencedWarning)
     app()

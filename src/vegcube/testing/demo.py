@@ -32,7 +32,12 @@ from scipy import ndimage
 __all__ = ["LANDCOVER_CLASSES", "DemoArchive", "generate_archive"]
 
 LANDCOVER_CLASSES: dict[int, str] = {
-    1: "forest", 2: "grassland", 3: "cropland", 4: "water", 5: "bare"}
+    1: "forest",
+    2: "grassland",
+    3: "cropland",
+    4: "water",
+    5: "bare",
+}
 
 _FORMAT = 1
 _EPSG = 32758
@@ -104,8 +109,11 @@ class DemoArchive:
             "name": "demo",
             "aoi": {"bbox": list(self.bbox)},
             "time": {"start": self.start, "end": self.end},
-            "source": {"catalog": str(self.catalog), "collection": self.collection,
-                       "max_cloud_cover": 90},
+            "source": {
+                "catalog": str(self.catalog),
+                "collection": self.collection,
+                "max_cloud_cover": 90,
+            },
             "grid": {"crs": "auto", "resolution": self.resolution},
             "mask": {"sentinel2_scl": [0, 1, 3, 8, 9, 10], "dilate_m": 40},
             "indices": ["ndvi", "ndwi"],
@@ -141,8 +149,12 @@ def _inner_bbox(tr: Transformer, x0: float, y0: float, x1: float, y1: float) -> 
     lon, lat = tr.transform([x0, x0, x1, x1], [y0, y1, y0, y1])
     w, e = max(lon[0], lon[1]), min(lon[2], lon[3])
     s, n = max(lat[0], lat[2]), min(lat[1], lat[3])
-    return (math.ceil(w * 1e6) / 1e6, math.ceil(s * 1e6) / 1e6,
-            math.floor(e * 1e6) / 1e6, math.floor(n * 1e6) / 1e6)
+    return (
+        math.ceil(w * 1e6) / 1e6,
+        math.ceil(s * 1e6) / 1e6,
+        math.floor(e * 1e6) / 1e6,
+        math.floor(n * 1e6) / 1e6,
+    )
 
 
 def _inside(lon: np.ndarray, lat: np.ndarray, bbox: tuple) -> np.ndarray:
@@ -171,8 +183,17 @@ class _Model:
         t = when.timetuple().tm_yday / 365.25
         forest, grass, crop = np.cos(2 * np.pi * (t - np.array([45, 75, 55]) / 365.25))
         # forest: evergreen; grassland: wet-season peak; cropland: sharp Dec-Apr green-up
-        lut = np.array([0, 0.86 + 0.03 * forest, 0.42 + 0.2 * grass,
-                        0.12 + 0.68 * ((1 + crop) / 2) ** 3, 0, 0.06], np.float32)
+        lut = np.array(
+            [
+                0,
+                0.86 + 0.03 * forest,
+                0.42 + 0.2 * grass,
+                0.12 + 0.68 * ((1 + crop) / 2) ** 3,
+                0,
+                0.06,
+            ],
+            np.float32,
+        )
         yf = when.year + t - 2000 - 46 / 365.25  # anchors at mid-February
         i = int(np.clip(math.floor(yf), 0, len(self.years) - 2))
         lut += (self.years[i] + (yf - i) * (self.years[i + 1] - self.years[i])).astype(np.float32)
@@ -210,8 +231,9 @@ def _build_model(seed: int, size: int) -> _Model:
     footprint = [(round(a, 7), round(b, 7)) for a, b in zip(lon_c, lat_c, strict=True)]
     m = 3 * res
     bbox = _inner_bbox(to_ll, x0 + m, y1 + m, x1 - m, y0 - m)
-    drought_bbox = _inner_bbox(to_ll, x0 + 0.52 * n * res, y0 - 0.92 * n * res,
-                               x0 + 0.92 * n * res, y0 - 0.42 * n * res)
+    drought_bbox = _inner_bbox(
+        to_ll, x0 + 0.52 * n * res, y0 - 0.92 * n * res, x0 + 0.92 * n * res, y0 - 0.42 * n * res
+    )
     xs = x0 + (np.arange(n) + 0.5) * res
     ys = y0 - (np.arange(n) + 0.5) * res
     lon, lat = to_ll.transform(*np.meshgrid(xs, ys))
@@ -249,8 +271,20 @@ def _build_model(seed: int, size: int) -> _Model:
         {"name": "Nessadiou", "drought": False, "bbox": (w, s, lon_s, lat_s)},
         {"name": "Poe", "drought": True, "bbox": (lon_s, s, e, lat_s)},
     ]
-    return _Model(seed, n, transform, footprint, bbox, drought_bbox, districts, lc,
-                  vigor.astype(np.float32), spectra, drought, years)
+    return _Model(
+        seed,
+        n,
+        transform,
+        footprint,
+        bbox,
+        drought_bbox,
+        districts,
+        lc,
+        vigor.astype(np.float32),
+        spectra,
+        drought,
+        years,
+    )
 
 
 # --------------------------------------------------------------------------- scenes
@@ -288,8 +322,9 @@ def _plan(seed: int, start: date, end: date, revisit: int) -> list[_Scene]:
         cycle = (d - _ANCHOR).days // revisit
         when = datetime(d.year, d.month, d.day, 23, 24, tzinfo=timezone.utc)
         when += timedelta(seconds=int(rng.integers(0, 480)), milliseconds=int(rng.integers(1000)))
-        scenes.append(_Scene(when, "sentinel-2a" if cycle % 2 == 0 else "sentinel-2b",
-                             _baseline(d)))
+        scenes.append(
+            _Scene(when, "sentinel-2a" if cycle % 2 == 0 else "sentinel-2b", _baseline(d))
+        )
     return scenes
 
 
@@ -369,11 +404,22 @@ def _blocksize(side: int) -> int:
 
 def _write_cog(path: Path, arr: np.ndarray, transform: Affine, resampling: str) -> None:
     """Write a single-band COG (DEFLATE, tiled, overviews) with nodata 0."""
-    profile = {"driver": "GTiff", "height": arr.shape[0], "width": arr.shape[1], "count": 1,
-               "dtype": arr.dtype.name, "crs": f"EPSG:{_EPSG}", "transform": transform,
-               "nodata": 0}
-    opts = {"BLOCKSIZE": _blocksize(max(arr.shape)), "COMPRESS": "DEFLATE",
-            "OVERVIEWS": "AUTO", "OVERVIEW_RESAMPLING": resampling}
+    profile = {
+        "driver": "GTiff",
+        "height": arr.shape[0],
+        "width": arr.shape[1],
+        "count": 1,
+        "dtype": arr.dtype.name,
+        "crs": f"EPSG:{_EPSG}",
+        "transform": transform,
+        "nodata": 0,
+    }
+    opts = {
+        "BLOCKSIZE": _blocksize(max(arr.shape)),
+        "COMPRESS": "DEFLATE",
+        "OVERVIEWS": "AUTO",
+        "OVERVIEW_RESAMPLING": resampling,
+    }
     if arr.dtype == np.uint16:
         opts["PREDICTOR"] = 2
     with MemoryFile() as mem, mem.open(**profile) as src:
@@ -405,23 +451,48 @@ def _assets(model: _Model, scene: _Scene, raster_bands: bool) -> dict[str, pysta
     for name, band, common, wl, fwhm, gsd, title in _BANDS:
         side, tr = (n, model.transform) if gsd == 10 else (n // 2, tr20)
         extra: dict[str, Any] = {
-            "eo:bands": [{"name": band, "common_name": common, "center_wavelength": wl,
-                          "full_width_half_max": fwhm}],
-            "gsd": gsd, "proj:shape": [side, side], "proj:transform": list(tr)[:6],
+            "eo:bands": [
+                {
+                    "name": band,
+                    "common_name": common,
+                    "center_wavelength": wl,
+                    "full_width_half_max": fwhm,
+                }
+            ],
+            "gsd": gsd,
+            "proj:shape": [side, side],
+            "proj:transform": list(tr)[:6],
         }
         if raster_bands:
-            extra["raster:bands"] = [{"nodata": 0, "data_type": "uint16", "bits_per_sample": 15,
-                                      "spatial_resolution": gsd, "scale": 0.0001,
-                                      "offset": -0.1 if scene.offset else 0.0}]
-        assets[name] = pystac.Asset(f"./{name}.tif", f"{title} - {gsd}m",
-                                    media_type=_COG, roles=["data", "reflectance"],
-                                    extra_fields=extra)
+            extra["raster:bands"] = [
+                {
+                    "nodata": 0,
+                    "data_type": "uint16",
+                    "bits_per_sample": 15,
+                    "spatial_resolution": gsd,
+                    "scale": 0.0001,
+                    "offset": -0.1 if scene.offset else 0.0,
+                }
+            ]
+        assets[name] = pystac.Asset(
+            f"./{name}.tif",
+            f"{title} - {gsd}m",
+            media_type=_COG,
+            roles=["data", "reflectance"],
+            extra_fields=extra,
+        )
     assets["scl"] = pystac.Asset(
-        "./scl.tif", "Scene classification map (SCL)", media_type=_COG, roles=["data"],
-        extra_fields={"gsd": 20, "proj:shape": [n // 2, n // 2],
-                      "proj:transform": list(tr20)[:6],
-                      "raster:bands": [{"nodata": 0, "data_type": "uint8",
-                                        "spatial_resolution": 20}]})
+        "./scl.tif",
+        "Scene classification map (SCL)",
+        media_type=_COG,
+        roles=["data"],
+        extra_fields={
+            "gsd": 20,
+            "proj:shape": [n // 2, n // 2],
+            "proj:transform": list(tr20)[:6],
+            "raster:bands": [{"nodata": 0, "data_type": "uint8", "spatial_resolution": 20}],
+        },
+    )
     return assets
 
 
@@ -431,18 +502,31 @@ def _item(model: _Model, scene: _Scene, cloud: float, raster_bands: bool) -> pys
     made = scene.when + timedelta(hours=2, minutes=17)
     n_base = "N" + scene.baseline.replace(".", "")
     props = {
-        "created": _iso(made + timedelta(days=1)), "updated": _iso(made + timedelta(days=1)),
-        "platform": scene.platform, "constellation": "sentinel-2", "instruments": ["msi"],
-        "eo:cloud_cover": cloud, "proj:epsg": _EPSG, "proj:code": f"EPSG:{_EPSG}",
-        "mgrs:utm_zone": 58, "mgrs:latitude_band": "K", "mgrs:grid_square": "EB",
-        "grid:code": "MGRS-58KEB", "s2:processing_baseline": scene.baseline,
+        "created": _iso(made + timedelta(days=1)),
+        "updated": _iso(made + timedelta(days=1)),
+        "platform": scene.platform,
+        "constellation": "sentinel-2",
+        "instruments": ["msi"],
+        "eo:cloud_cover": cloud,
+        "proj:epsg": _EPSG,
+        "proj:code": f"EPSG:{_EPSG}",
+        "mgrs:utm_zone": 58,
+        "mgrs:latitude_band": "K",
+        "mgrs:grid_square": "EB",
+        "grid:code": "MGRS-58KEB",
+        "s2:processing_baseline": scene.baseline,
         "s2:product_uri": f"{scene.id[:3]}_MSIL2A_{scene.when:%Y%m%dT%H%M%S}_{n_base}_R130_"
-                          f"T58KEB_{made:%Y%m%dT%H%M%S}.SAFE",
+        f"T58KEB_{made:%Y%m%dT%H%M%S}.SAFE",
     }
-    item = pystac.Item(scene.id, {"type": "Polygon", "coordinates": [model.footprint]},
-                       [min(lons), min(lats), max(lons), max(lats)],
-                       scene.when, props, stac_extensions=list(_EXTENSIONS),
-                       collection=_COLLECTION)
+    item = pystac.Item(
+        scene.id,
+        {"type": "Polygon", "coordinates": [model.footprint]},
+        [min(lons), min(lats), max(lons), max(lats)],
+        scene.when,
+        props,
+        stac_extensions=list(_EXTENSIONS),
+        collection=_COLLECTION,
+    )
     for key, asset in _assets(model, scene, raster_bands).items():
         item.add_asset(key, asset)
     return item
@@ -453,35 +537,58 @@ def _write_extras(model: _Model, root: Path) -> None:
     feats = []
     for d in model.districts:
         w, s, e, n = d["bbox"]
-        feats.append({"type": "Feature", "properties": {"name": d["name"], "drought": d["drought"]},
-                      "geometry": {"type": "Polygon",
-                                   "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}})
+        feats.append(
+            {
+                "type": "Feature",
+                "properties": {"name": d["name"], "drought": d["drought"]},
+                "geometry": {
+                    "type": "Polygon",
+                    "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]],
+                },
+            }
+        )
     (root / "regions.geojson").write_text(
-        json.dumps({"type": "FeatureCollection", "features": feats}, indent=1))
+        json.dumps({"type": "FeatureCollection", "features": feats}, indent=1)
+    )
 
 
-def _write_catalog(model: _Model, root: Path, items: list[pystac.Item], scenes: list[_Scene],
-                   raster_bands: bool) -> None:
+def _write_catalog(
+    model: _Model, root: Path, items: list[pystac.Item], scenes: list[_Scene], raster_bands: bool
+) -> None:
     lons = [p[0] for p in model.footprint]
     lats = [p[1] for p in model.footprint]
     extent = pystac.Extent(
         pystac.SpatialExtent([[min(lons), min(lats), max(lons), max(lats)]]),
-        pystac.TemporalExtent([[scenes[0].when, scenes[-1].when]]))
-    item_assets = {k: {key: v for key, v in a.to_dict().items() if key != "href"}
-                   for k, a in _assets(model, scenes[0], raster_bands).items()}
+        pystac.TemporalExtent([[scenes[0].when, scenes[-1].when]]),
+    )
+    item_assets = {
+        k: {key: v for key, v in a.to_dict().items() if key != "href"}
+        for k, a in _assets(model, scenes[0], raster_bands).items()
+    }
     for v in item_assets.values():
         v.pop("proj:transform", None)
         for b in v.get("raster:bands", []):
             b.pop("offset", None)
     coll = pystac.Collection(
-        _COLLECTION, "Synthetic Sentinel-2 L2A scenes near Bourail (vegcube demo archive).",
-        extent, title="Sentinel-2 Level-2A (vegcube demo)", license="proprietary",
+        _COLLECTION,
+        "Synthetic Sentinel-2 L2A scenes near Bourail (vegcube demo archive).",
+        extent,
+        title="Sentinel-2 Level-2A (vegcube demo)",
+        license="proprietary",
         stac_extensions=list(_EXTENSIONS[:3]),
-        summaries=pystac.Summaries({
-            "platform": ["sentinel-2a", "sentinel-2b"], "constellation": ["sentinel-2"],
-            "instruments": ["msi"], "gsd": [10, 20], "proj:epsg": [_EPSG],
-            "eo:bands": [{"name": b[1], "common_name": b[2], "center_wavelength": b[3]}
-                         for b in _BANDS]}))
+        summaries=pystac.Summaries(
+            {
+                "platform": ["sentinel-2a", "sentinel-2b"],
+                "constellation": ["sentinel-2"],
+                "instruments": ["msi"],
+                "gsd": [10, 20],
+                "proj:epsg": [_EPSG],
+                "eo:bands": [
+                    {"name": b[1], "common_name": b[2], "center_wavelength": b[3]} for b in _BANDS
+                ],
+            }
+        ),
+    )
     coll.extra_fields["item_assets"] = item_assets
     cat = pystac.Catalog("vegcube-demo", "vegcube demo archive: synthetic Sentinel-2 L2A.")
     cat.add_child(coll)
@@ -494,10 +601,20 @@ def _write_catalog(model: _Model, root: Path, items: list[pystac.Item], scenes: 
 
 
 def _archive(root: Path, model: _Model, params: dict[str, Any], n_items: int) -> DemoArchive:
-    return DemoArchive(path=root, catalog=root / "catalog.json", landcover=root / "landcover.tif",
-                       regions=root / "regions.geojson", epsg=_EPSG, bbox=model.bbox,
-                       drought_bbox=model.drought_bbox, start=params["start"],
-                       end=params["end"], n_items=n_items, seed=params["seed"], params=params)
+    return DemoArchive(
+        path=root,
+        catalog=root / "catalog.json",
+        landcover=root / "landcover.tif",
+        regions=root / "regions.geojson",
+        epsg=_EPSG,
+        bbox=model.bbox,
+        drought_bbox=model.drought_bbox,
+        start=params["start"],
+        end=params["end"],
+        n_items=n_items,
+        seed=params["seed"],
+        params=params,
+    )
 
 
 def generate_archive(
@@ -526,9 +643,15 @@ def generate_archive(
         raise ValueError(f"revisit_days must be >= 1, got {revisit_days}")
     if d1 < d0:
         raise ValueError(f"end ({end}) must not be before start ({start})")
-    params = {"format": _FORMAT, "seed": int(seed), "start": d0.isoformat(),
-              "end": d1.isoformat(), "revisit_days": int(revisit_days), "size": int(size),
-              "raster_bands": bool(raster_bands)}
+    params = {
+        "format": _FORMAT,
+        "seed": int(seed),
+        "start": d0.isoformat(),
+        "end": d1.isoformat(),
+        "revisit_days": int(revisit_days),
+        "size": int(size),
+        "raster_bands": bool(raster_bands),
+    }
     root = Path(path).absolute()
     manifest = root / "demo-archive.json"
     scenes = _plan(int(seed), d0, d1, int(revisit_days))
@@ -550,8 +673,9 @@ def generate_archive(
     folders = [root / _COLLECTION / s.id for s in scenes]
     clouds: list[float] = [0.0] * len(scenes)
     with ThreadPoolExecutor(max_workers=min(4, (os.cpu_count() or 1) + 1)) as pool:
-        futures = [pool.submit(_write_scene, model, s, f) for s, f in zip(scenes, folders,
-                                                                           strict=True)]
+        futures = [
+            pool.submit(_write_scene, model, s, f) for s, f in zip(scenes, folders, strict=True)
+        ]
         for i, fut in enumerate(futures):
             clouds[i] = fut.result()
             if progress is not None:
@@ -559,6 +683,9 @@ def generate_archive(
     items = [_item(model, s, c, raster_bands) for s, c in zip(scenes, clouds, strict=True)]
     _write_extras(model, root)
     _write_catalog(model, root, items, scenes, raster_bands)
-    manifest.write_text(json.dumps({"generator": "vegcube.testing.demo", "params": params,
-                                    "items": len(scenes)}, indent=1))
+    manifest.write_text(
+        json.dumps(
+            {"generator": "vegcube.testing.demo", "params": params, "items": len(scenes)}, indent=1
+        )
+    )
     return _archive(root, model, params, len(scenes))

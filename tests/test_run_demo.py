@@ -1,0 +1,130 @@
+"""End to end on the demo archive: the drought of known place and time is found, nothing else.
+
+Once from the static catalog on disk, once from the same catalog served over
+http://127.0.0.1 by a real HTTP server with Range support.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pystac
+import pytest
+import rasterio
+import xarray as xr
+
+import vegcube
+from conftest import drought_time, truth_masks
+from vegcube.testing import serve_folder
+
+GRASS, CROP = 2, 3
+STABLE = (1, 4, 5)  # forest, water, bare: no phenology to hide an offset error
+
+
+@pytest.fixture(scope="module")
+def disk_run(demo, tmp_path_factory):
+    out = tmp_path_factory.mktemp("out")
+    vegcube.run(demo.recipe(out))
+    return out
+
+
+@pytest.fixture(scope="module")
+def indicators(disk_run):
+    return xr.open_zarr(disk_run / "indicators.zarr").load()
+
+
+def test_output_layout_and_run_json(disk_run, demo):
+    meta = json.loads((disk_run / "run.json").read_text())
+    assert meta["status"] == "done"
+    assert meta["recipe"]["name"] == "demo"
+    cat = pystac.Catalog.from_file(str(demo.catalog))
+    usable = [
+        it.id for it in cat.get_items(recursive=True) if it.properties["eo:cloud_cover"] <= 90
+    ]
+    assert sorted(meta["items"]) == sorted(usable)  # max_cloud_cover: 90 applied
+    assert 0 < len(usable) < demo.n_items
+    assert {"vegcube", "odc-stac", "xarray"} <= set(meta["versions"])
+    assert meta["timings_s"]["total"] > 0
+    comp = xr.open_zarr(disk_run / "composites.zarr")
+    assert {"ndvi", "ndvi_count", "ndwi", "ndwi_count"} <= set(comp.data_vars)
+    assert comp.sizes["time"] == 5 * 36
+    assert {"period_end", "period_of_year"} <= set(comp.coords)
+    ref = xr.open_zarr(disk_run / "reference.zarr")
+    assert {f"ndvi_{s}" for s in ("mean", "std", "min", "max", "count")} <= set(ref.data_vars)
+    assert ref.sizes["period_of_year"] == 36
+    ind = xr.open_zarr(disk_run / "indicators.zarr")
+    for k in ("vci", "zscore", "anomaly", "pct_normal", "drought_class"):
+        assert f"ndvi_{k}" in ind and f"ndwi_{k}" in ind
+
+
+def test_zarr_and_cog_georeferencing(disk_run, demo):
+    for store in ("composites", "reference", "indicators"):
+        ds = xr.open_zarr(disk_run / f"{store}.zarr")
+        assert ds.rio.crs.to_epsg() == demo.epsg, store
+        assert ds.rio.resolution() == (10.0, -10.0)
+    tif = disk_run / "cog" / "ndvi_vci" / "2023-03-01.tif"
+    with rasterio.open(tif) as src:
+        assert src.crs.to_epsg() == demo.epsg
+        assert src.profile["tiled"] and src.overviews(1) is not None
+        vci = src.read(1)
+    ind = xr.open_zarr(disk_run / "indicators.zarr")
+    np.testing.assert_array_equal(vci, ind.ndvi_vci.sel(time="2023-03-01").values)
+    with rasterio.open(disk_run / "cog" / "ndvi_drought_class" / "2023-03-01.tif") as src:
+        assert src.dtypes[0] == "int8" and src.nodata == -1
+    cat = pystac.Catalog.from_file(str(disk_run / "cog" / "catalog.json"))
+    item = next(iter(cat.get_items(recursive=True)))
+    assert (disk_run / "cog" / "ndvi").exists()
+    with rasterio.open(item.assets["ndvi"].get_absolute_href()) as src:
+        assert src.count == 1
+
+
+def test_drought_detected_in_its_place_and_time(indicators, demo):
+    lc, place = truth_masks(demo, indicators.ndvi_vci.isel(time=0))
+    when = drought_time(demo, indicators)
+    assert when.sum() >= 8
+    vci = indicators.ndvi_vci.values[when]
+    z = indicators.ndvi_zscore.values[when]
+    for cover in (GRASS, CROP):
+        inside, outside = place & (lc == cover), ~place & (lc == cover)
+        assert inside.sum() > 100 and outside.sum() > 100
+        assert np.nanmean(vci[:, inside]) < 15
+        assert np.nanmean(z[:, inside]) < -3
+        assert np.nanmean(vci[:, outside]) > 30
+        assert np.nanmean(np.abs(z[:, outside])) < 2
+    cls = indicators.ndvi_drought_class.values[when]  # CF-decoded: no data (-1) reads as NaN
+    veg = place & np.isin(lc, (GRASS, CROP))
+    seen = cls[:, veg][np.isfinite(cls[:, veg])]
+    assert seen.size > 0.3 * cls[:, veg].size  # wet-season clouds leave whole dekads empty
+    assert np.mean(seen >= 2) > 0.9  # moderate or worse
+
+
+def test_no_false_drought_after_baseline_switch(indicators, demo):
+    lc, place = truth_masks(demo, indicators.ndvi_vci.isel(time=0))
+    after = np.asarray(pd.DatetimeIndex(indicators.time.values) >= "2022-02-01")
+    for cover in STABLE:
+        pix = ~place & (lc == cover)
+        z = indicators.ndvi_zscore.values[after][:, pix]
+        vci = indicators.ndvi_vci.values[after][:, pix]
+        assert abs(np.nanmean(z)) < 0.5, cover
+        assert np.nanmean(vci) > 40, cover
+
+
+def test_indicators_are_finite_or_nan_never_inf(indicators):
+    for name, da in indicators.data_vars.items():
+        assert not np.isinf(da.values).any(), name
+
+
+def test_run_over_http_with_range_requests_equals_disk(demo, disk_run, tmp_path):
+    with serve_folder(demo.path) as served:
+        recipe = demo.recipe(tmp_path / "out")
+        recipe["source"]["catalog"] = f"{served.url}/catalog.json"
+        recipe["output"]["formats"] = ["zarr"]
+        vegcube.run(recipe)
+    assert served.range_requests > 0  # COGs were read by HTTP range, not downloaded whole
+    assert any(p.endswith("/catalog.json") for _, p, _ in served.requests)
+    for store in ("composites", "indicators"):
+        got = xr.open_zarr(tmp_path / "out" / f"{store}.zarr").load()
+        want = xr.open_zarr(disk_run / f"{store}.zarr").load()
+        xr.testing.assert_allclose(got, want)
