@@ -48,8 +48,8 @@ def test_valid_recipe_has_defaults():
         ({"colour": 1}, "colour", "unknown key"),
         ({"grid": {"resolution": 0}}, "grid.resolution", "greater than 0"),
         ({"dask": {"scheduler": "localhost:8786"}}, "dask.scheduler", "tcp://"),
-        ({"reference": {"start": "2030-01-01", "end": "2031-01-01"}}, "(recipe)", "outside"),
-        ({"reference": None}, "(recipe)", "reference"),
+        ({"reference": {"start": "2030-01-01", "end": "2031-01-01"}}, "reference", "outside"),
+        ({"reference": None}, "indicators", "reference"),
     ],
 )
 def test_bad_field_is_named(change, field, words):

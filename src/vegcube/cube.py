@@ -65,6 +65,9 @@ def load(
         return parsed.solar_date_at(lon).date()
 
     qa = {keys[b] for b in bands if b == sensor.QA_BAND}
+    storage = {
+        k: sensor.QA_STORAGE if k in qa else sensor.REFLECTANCE_STORAGE for k in keys.values()
+    }
     ds = stac_load(
         items,
         bands=list(keys.values()),
@@ -73,6 +76,7 @@ def load(
         chunks={"time": 1, "y": chunk, "x": chunk},
         resampling={**{k: "nearest" for k in qa}, "*": "bilinear"},
         fail_on_error=True,
+        stac_cfg={"*": {"assets": storage}},
     )
     ds = ds.rename({v: k for k, v in keys.items() if k != v})
 

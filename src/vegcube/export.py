@@ -82,15 +82,11 @@ def write_zarr(ds: xr.Dataset, path: Path) -> Path:
 
 
 def write_netcdf(ds: xr.Dataset, path: Path) -> Path:
-    """Write `ds` as CF-NetCDF4 (h5netcdf), compressed."""
+    """Write `ds` as CF-NetCDF4 (netCDF4 library), compressed."""
     ds = _clean_encoding(cf_ready(ds))
-    enc = {
-        str(v): {"compression": "gzip", "compression_opts": 4}
-        for v in ds.data_vars
-        if ds[v].ndim >= 2
-    }
+    enc = {str(v): {"zlib": True, "complevel": 4} for v in ds.data_vars if ds[v].ndim >= 2}
     with atomic_path(Path(path)) as tmp:
-        ds.to_netcdf(tmp, engine="h5netcdf", encoding=enc)
+        ds.to_netcdf(tmp, engine="netcdf4", encoding=enc)
     return Path(path)
 
 

@@ -211,12 +211,12 @@ class Recipe(_Section):
     @model_validator(mode="after")
     def _consistent(self) -> Recipe:
         if self.indicators and self.reference is None:
-            raise ValueError("indicators need a `reference: {start, end}` section")
+            raise ValueError("indicators: need a `reference: {start, end}` section")
         if self.reference is not None and (
             self.reference.end < self.time.start or self.reference.start > self.time.end
         ):
             raise ValueError(
-                f"reference {self.reference.start}..{self.reference.end} lies outside "
+                f"reference: {self.reference.start}..{self.reference.end} lies outside "
                 f"time {self.time.start}..{self.time.end}"
             )
         return self
@@ -249,8 +249,10 @@ def _read(path: Path) -> dict[str, Any]:
 def _format(exc: ValidationError) -> list[str]:
     lines = []
     for err in exc.errors():
-        field = ".".join(str(p) for p in err["loc"]) or "(recipe)"
+        field = ".".join(str(p) for p in err["loc"])
         msg = err["msg"].removeprefix("Value error, ")
+        if not field:  # checks across sections name their key at the start of the message
+            field, _, msg = msg.partition(": ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key (check the spelling; `vegcube recipe init` lists every key)"
         elif err["type"] == "missing":

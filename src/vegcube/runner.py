@@ -118,7 +118,7 @@ def _scheduler(address: str | None) -> Iterator[None]:
     from distributed import Client
 
     try:
-        client = Client(address, timeout="10s")
+        client = Client(address, timeout="5s")
     except OSError as exc:
         raise SourceError(f"dask.scheduler: cannot reach {address}: {exc}") from exc
     with client:

@@ -10,7 +10,7 @@ from rich.console import Console
 
 from ..errors import VegcubeError
 
-console = Console(stderr=True, highlight=False)
+console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 QuietOption = typer.Option(False, "--quiet", "-q", help="Print only errors (for cron).")
 
@@ -31,3 +31,11 @@ def exit_codes() -> Iterator[None]:
         kind = "bad input" if exc.exit_code == 2 else "failed"
         console.print(f"[bold red]error ({kind}):[/] {exc}", markup=True, soft_wrap=True)
         raise typer.Exit(exc.exit_code) from None
+    except Exception as exc:  # a failure during the run: say what, keep the exit code 1
+        console.print(
+            f"[bold red]error (failed):[/] {type(exc).__name__}: {exc}\n"
+            "Outputs already written are kept; run.json records the failure. "
+            "Fix the cause and run the same command again.",
+            soft_wrap=True,
+        )
+        raise typer.Exit(1) from None

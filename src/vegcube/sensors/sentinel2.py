@@ -10,6 +10,8 @@ __all__ = [
     "BASELINE_SWITCH",
     "COLLECTIONS",
     "QA_BAND",
+    "QA_STORAGE",
+    "REFLECTANCE_STORAGE",
     "SCL_CLASSES",
     "scale_offset",
 ]
@@ -34,6 +36,10 @@ ASSET_ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 QA_BAND = "scl"
+
+#: storage of the assets, for items without `raster:bands` (else readers guess float, no nodata)
+REFLECTANCE_STORAGE = {"data_type": "uint16", "nodata": 0}
+QA_STORAGE = {"data_type": "uint8", "nodata": 0}
 
 SCL_CLASSES = {
     0: "no data",

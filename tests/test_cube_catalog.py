@@ -1,0 +1,124 @@
+"""Catalog search and cube loading: filters, solar days, the processing-baseline switch."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+import rasterio
+
+from conftest import truth_masks
+from vegcube import aoi, catalog, cube, mask
+from vegcube.errors import BandError, SourceError
+from vegcube.sensors import sentinel2
+
+D = dt.date
+
+
+def items_of(archive, **kw):
+    args = {
+        "collection": "sentinel-2-l2a",
+        "bbox": archive.bbox,
+        "start": D(2021, 11, 1),
+        "end": D(2022, 3, 31),
+    }
+    return catalog.search(str(archive.catalog), **{**args, **kw})
+
+
+def test_search_filters_dates_clouds_bbox(small):
+    every = items_of(small)
+    assert len(every) == small.n_items
+    jan = items_of(small, start=D(2022, 1, 1), end=D(2022, 1, 31))
+    assert jan and all(it.datetime.date() <= D(2022, 1, 31) for it in jan)
+    assert all(it.datetime.date() >= D(2022, 1, 1) for it in jan)
+    clear = items_of(small, max_cloud_cover=20)
+    assert 0 < len(clear) < len(every)
+    assert all(it.properties["eo:cloud_cover"] <= 20 for it in clear)
+    assert items_of(small, bbox=(10.0, 10.0, 10.1, 10.1)) == []
+    assert [it.id for it in every] == sorted((it.id for it in every), key=lambda i: i[9:17])
+
+
+def test_search_errors_name_the_problem(small, tmp_path):
+    with pytest.raises(SourceError, match=r"source.collection: 'landsat-c2-l2'.*sentinel-2-l2a"):
+        items_of(small, collection="landsat-c2-l2")
+    with pytest.raises(SourceError, match=r"source\.catalog"):
+        catalog.search(
+            str(tmp_path / "nope.json"),
+            collection="x",
+            bbox=small.bbox,
+            start=D(2022, 1, 1),
+            end=D(2022, 2, 1),
+        )
+    (tmp_path / "catalog.json").write_text("{not json")
+    with pytest.raises(SourceError, match="cannot read static catalog"):
+        catalog.search(
+            str(tmp_path / "catalog.json"),
+            collection="x",
+            bbox=small.bbox,
+            start=D(2022, 1, 1),
+            end=D(2022, 2, 1),
+        )
+
+
+def load(archive, bands=("red", "nir", "swir16", "scl")):
+    items = items_of(archive)
+    g = aoi.grid(aoi.read_aoi(archive.bbox), resolution=10)
+    return items, cube.load(items, list(bands), grid=g)
+
+
+def test_cube_shape_dtypes_and_solar_day(small):
+    items, c = load(small)
+    assert c.sizes["time"] == len(items)  # one tile: one scene per solar day
+    assert c.red.dtype == np.float32 and c.scl.dtype == np.uint8
+    # 23:30 UTC at lon 165 E is ~10:30 the next local day
+    utc = np.array([it.datetime.date() for it in items])
+    solar = c.solar_day.values.astype("datetime64[D]").astype(object)
+    assert all(s == u + dt.timedelta(days=1) for s, u in zip(solar, utc, strict=True))
+    assert c.odc.geobox.crs.epsg == 32758
+
+
+def test_reflectance_decoding_matches_dn_rule_on_both_sides_of_the_switch(small):
+    items, c = load(small, bands=("red", "nir", "scl"))
+    g = c.odc.geobox
+    for item, t in ((items[0], 0), (items[-1], len(items) - 1)):
+        with rasterio.open(item.assets["red"].get_absolute_href()) as src:
+            win = rasterio.windows.from_bounds(*g.extent.boundingbox, transform=src.transform)
+            dn = src.read(1, window=win.round_offsets().round_lengths())
+        after = item.datetime.date() >= sentinel2.BASELINE_SWITCH
+        offset = 1000 if after else 0
+        want = (dn.astype("float64") - offset) / 10000
+        got = c.red.isel(time=t).values
+        ok = dn > 0
+        np.testing.assert_allclose(got[ok], want[ok], atol=1e-6)
+        assert np.isnan(got[~ok]).all()
+
+
+def test_baseline_rule_without_raster_bands_gives_same_cube(small, small_no_raster_bands):
+    _, with_rb = load(small)
+    _, rule = load(small_no_raster_bands)
+    for band in ("red", "nir", "swir16"):
+        np.testing.assert_allclose(rule[band].values, with_rb[band].values, atol=1e-6)
+    # and the switch is handled: evergreen forest keeps its reflectance across it (ignoring
+    # the offset would raise it by 0.1)
+    lc, _ = truth_masks(small_no_raster_bands, rule.red.isel(time=0))
+    red = rule.red.where(mask.valid(rule)).values[:, lc == 1]
+    days = rule.solar_day.values.astype("datetime64[D]").astype(object)
+    before = np.nanmedian(red[days < sentinel2.BASELINE_SWITCH])
+    after = np.nanmedian(red[days >= sentinel2.BASELINE_SWITCH])
+    assert abs(before - after) < 0.01
+
+
+def test_scale_offset_rule_by_hand():
+    assert sentinel2.scale_offset({"s2:processing_baseline": "05.09"}) == (1e-4, -0.1)
+    assert sentinel2.scale_offset({"s2:processing_baseline": "03.01"}) == (1e-4, 0.0)
+    assert sentinel2.scale_offset({"datetime": "2022-01-25T00:00:00Z"}) == (1e-4, -0.1)
+    assert sentinel2.scale_offset({"datetime": "2022-01-24T23:59:59Z"}) == (1e-4, 0.0)
+
+
+def test_missing_band_names_band_and_assets(small):
+    items = items_of(small)
+    with pytest.raises(BandError, match=r"band 'rededge1'.*its assets are: .*nir.*red"):
+        cube.asset_keys(items, ["red", "rededge1"], collection="sentinel-2-l2a")
+    keys = cube.asset_keys(items, ["red", "scl"], collection="sentinel-2-l2a")
+    assert keys == {"red": "red", "scl": "scl"}
