@@ -73,9 +73,19 @@ def _clean_encoding(ds: xr.Dataset) -> xr.Dataset:
     return ds
 
 
+def _uniform_chunks(ds: xr.Dataset) -> xr.Dataset:
+    """Zarr needs equal chunks along a dimension (but the last): rechunk where they are not."""
+    if not any(v.chunks for v in ds.variables.values()):
+        return ds
+    ds = ds.unify_chunks()
+    fix = {dim: max(sizes) for dim, sizes in ds.chunks.items() if len(set(sizes[:-1])) > 1
+           or (len(sizes) > 1 and sizes[-1] > sizes[0])}
+    return ds.chunk(fix) if fix else ds
+
+
 def write_zarr(ds: xr.Dataset, path: Path) -> Path:
     """Write `ds` as a consolidated Zarr (v2 layout, readable by GDAL and every xarray)."""
-    ds = _clean_encoding(cf_ready(ds))
+    ds = _uniform_chunks(_clean_encoding(cf_ready(ds)))
     with atomic_path(Path(path)) as tmp:
         ds.to_zarr(tmp, mode="w", consolidated=True, zarr_format=2)
     return Path(path)

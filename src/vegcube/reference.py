@@ -38,32 +38,33 @@ def compute(
     inside = (times >= pd.Timestamp(start)) & (times <= pd.Timestamp(end))
     if not inside.any():
         raise ValueError(f"reference {start}..{end}: no period of the data lies inside it")
-    # coordinates read from Zarr are lazy; grouping needs their values
-    comp = comp.assign_coords(period_of_year=("time", np.asarray(comp["period_of_year"].values)))
-    ref = comp[names].isel(time=np.flatnonzero(inside))
-    ref = ref.drop_vars(
-        [c for c in ref.coords if c not in ref.dims and c not in ("spatial_ref", "period_of_year")]
-    )
     period = comp.attrs.get("period", "dekad")
-    grouped = ref.groupby("period_of_year")
-    stats = {
-        "mean": grouped.mean(skipna=True),
-        "std": grouped.std(skipna=True, ddof=1),
-        "min": grouped.min(skipna=True),
-        "max": grouped.max(skipna=True),
-        "count": ref.notnull().groupby("period_of_year").sum(),
-    }
-    out = xr.Dataset()
-    for name in names:
-        for stat, values in stats.items():
-            da = values[name]
-            da = da.astype("int16") if stat == "count" else da.astype("float32")
-            da.attrs = {"long_name": f"reference {stat} of {name} per {period} of year"}
-            out[f"{name}_{stat}"] = da
+    poy = np.asarray(comp["period_of_year"].values)[inside]
+    where = np.flatnonzero(inside)
+    # float64 statistics: a float32 std of near-constant series loses digits z-scores need
+    data = comp[names].drop_vars([c for c in comp.coords if c not in comp.dims
+                                  and c != "spatial_ref"]).astype("float64")
     every = np.arange(1, PERIODS_PER_YEAR.get(period, 36) + 1, dtype="int16")
-    out = out.reindex(period_of_year=every)
+    # one small reduction per period of year over its own time steps: each output chunk
+    # reads only the few chunks (years) it needs, so memory stays bounded by a plane × years
+    per_poy = []
+    for p in every:
+        sub = data.isel(time=where[poy == p])
+        if sub.sizes["time"] == 0:
+            sub = data.isel(time=[0]).where(False)
+        per_poy.append(xr.Dataset({
+            **{f"{n}_mean": sub[n].mean("time") for n in names},
+            **{f"{n}_std": sub[n].std("time", ddof=1) for n in names},
+            **{f"{n}_min": sub[n].min("time") for n in names},
+            **{f"{n}_max": sub[n].max("time") for n in names},
+            **{f"{n}_count": sub[n].count("time") for n in names},
+        }))
+    out = xr.concat(per_poy, dim=pd.Index(every, name="period_of_year"))
     for name in names:
-        out[f"{name}_count"] = out[f"{name}_count"].fillna(0).astype("int16")
+        for stat in STATS:
+            key = f"{name}_{stat}"
+            out[key] = out[key].astype("int16" if stat == "count" else "float32")
+            out[key].attrs = {"long_name": f"reference {stat} of {name} per {period} of year"}
     out.attrs = {
         "period": period,
         "reference_start": str(pd.Timestamp(start).date()),

@@ -171,7 +171,7 @@ def _chain(p: Plan, result: RunResult, say: Callable[[str], None]) -> None:
         result.outputs[name] = export.write_zarr(ds, out / f"{name}.zarr")
         result.timings[name] = round(time.perf_counter() - t, 3)
         say(f"{name} written in {result.timings[name]:.1f} s")
-        return _reopen(out / f"{name}.zarr")
+        return xr.open_zarr(out / f"{name}.zarr")
 
     comp = timed("composites", lambda: _composites(p))
     products = {"composites": comp}
@@ -197,26 +197,6 @@ def _chain(p: Plan, result: RunResult, say: Callable[[str], None]) -> None:
             )
     cog_vars = list(rc.indices) + [f"{i}_{k}" for i in rc.indices for k in rc.indicators]
     _extra_formats(rc, result, products, cog_vars)
-
-
-def _reopen(path: Path, budget: int = 64 * 2**20) -> xr.Dataset:
-    """Open a stage's Zarr with time chunks of about `budget` bytes per variable.
-
-    Stores keep one period per chunk (cheap appends); the next stage reads many periods per
-    chunk so that its dask graph stays small.
-    """
-    ds = xr.open_zarr(path)
-    if "time" not in ds.dims:
-        return ds
-    first = next(iter(ds.data_vars.values()))
-    stored = first.chunks
-    plane = (
-        4
-        * (stored[-1][0] if stored else ds.sizes["x"])
-        * (stored[-2][0] if stored else ds.sizes["y"])
-    )
-    per = max(1, min(ds.sizes["time"], budget // max(1, plane)))
-    return xr.open_zarr(path, chunks={"time": per})
 
 
 def _composites(p: Plan) -> xr.Dataset:
