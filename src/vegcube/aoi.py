@@ -18,7 +18,7 @@ from shapely.geometry import box, shape
 from .errors import RecipeError
 from .recipe import AOISpec
 
-__all__ = ["AOILike", "clip_to_aoi", "grid", "read_aoi", "utm_crs"]
+__all__ = ["AOILike", "clip_to_aoi", "grid", "inside", "read_aoi", "utm_crs"]
 
 AOILike = AOISpec | dict[str, Any] | tuple[float, float, float, float] | list[float] | str | Path
 
@@ -110,15 +110,18 @@ def grid(geom: Geometry, *, crs: str = "auto", resolution: float = 10) -> GeoBox
     return GeoBox.from_geopolygon(geom.to_crs(target), resolution=resolution, crs=target)
 
 
-def clip_to_aoi(ds: xr.Dataset, geom: Geometry) -> xr.Dataset:
-    """Set pixels whose centre lies outside the AOI polygon to NaN (lazily)."""
+def inside(ds: xr.Dataset | xr.DataArray, geom: Geometry) -> xr.DataArray:
+    """Boolean (y, x): True where a pixel's centre lies inside the AOI polygon."""
     gbox: GeoBox = ds.odc.geobox
     assert gbox.crs is not None
-    inside = _rasterize(geom.to_crs(gbox.crs), gbox)
-    if inside.all():
-        return ds
-    mask = xr.DataArray(inside, dims=("y", "x"), coords={"y": ds.y, "x": ds.x})
-    return ds.where(mask)
+    values = _rasterize(geom.to_crs(gbox.crs), gbox)
+    return xr.DataArray(values, dims=("y", "x"), coords={"y": ds.y, "x": ds.x})
+
+
+def clip_to_aoi(ds: xr.Dataset, geom: Geometry) -> xr.Dataset:
+    """Set pixels whose centre lies outside the AOI polygon to NaN (lazily)."""
+    mask = inside(ds, geom)
+    return ds if bool(mask.all()) else ds.where(mask)
 
 
 def _rasterize(geom: Geometry, gbox: GeoBox) -> np.ndarray:

@@ -78,17 +78,45 @@ def _uniform_chunks(ds: xr.Dataset) -> xr.Dataset:
     if not any(v.chunks for v in ds.variables.values()):
         return ds
     ds = ds.unify_chunks()
-    fix = {dim: max(sizes) for dim, sizes in ds.chunks.items() if len(set(sizes[:-1])) > 1
-           or (len(sizes) > 1 and sizes[-1] > sizes[0])}
+    fix = {
+        dim: max(sizes)
+        for dim, sizes in ds.chunks.items()
+        if len(set(sizes[:-1])) > 1 or (len(sizes) > 1 and sizes[-1] > sizes[0])
+    }
     return ds.chunk(fix) if fix else ds
 
 
-def write_zarr(ds: xr.Dataset, path: Path) -> Path:
-    """Write `ds` as a consolidated Zarr (v2 layout, readable by GDAL and every xarray)."""
+def write_zarr(ds: xr.Dataset, path: Path, *, block_bytes: int = 128 * 2**20) -> Path:
+    """Write `ds` as a consolidated Zarr (v2 layout, readable by GDAL and every xarray).
+
+    A lazy dataset with a `time` dimension is computed and written in blocks of whole time
+    chunks of about `block_bytes`, so memory stays bounded however long the series grows.
+    """
     ds = _uniform_chunks(_clean_encoding(cf_ready(ds)))
     with atomic_path(Path(path)) as tmp:
-        ds.to_zarr(tmp, mode="w", consolidated=True, zarr_format=2)
+        blocks = _time_blocks(ds, block_bytes)
+        if len(blocks) <= 1:
+            ds.to_zarr(tmp, mode="w", consolidated=True, zarr_format=2)
+            return Path(path)
+        ds.to_zarr(tmp, mode="w", consolidated=True, zarr_format=2, compute=False)
+        timeless = [name for name, v in ds.variables.items() if "time" not in v.dims]
+        for block in blocks:
+            part = ds.isel(time=block).drop_vars(timeless)
+            part.to_zarr(tmp, region={"time": block}, zarr_format=2)
     return Path(path)
+
+
+def _time_blocks(ds: xr.Dataset, block_bytes: int) -> list[slice]:
+    """Slices of whole time chunks, each about `block_bytes` of output."""
+    if "time" not in ds.dims or not ds.chunks or "time" not in ds.chunks:
+        return [slice(0, ds.sizes.get("time", 0))]
+    step_bytes = sum(
+        v.nbytes // ds.sizes["time"] for v in ds.data_vars.values() if "time" in v.dims
+    )
+    chunk = ds.chunks["time"][0]
+    per = max(1, block_bytes // max(1, step_bytes * chunk)) * chunk
+    n = ds.sizes["time"]
+    return [slice(i, min(n, i + per)) for i in range(0, n, per)]
 
 
 def write_netcdf(ds: xr.Dataset, path: Path) -> Path:

@@ -70,10 +70,11 @@ def valid(
     """
     classes = set(scl_classes)
     scl = cube[qa_band]
-    cloudy = scl_invalid(scl, classes - _NODATA_CLASSES)
     if dilate_m > 0:
-        cloudy = dilate(cloudy, metres=dilate_m)
-    bad = cloudy | scl_invalid(scl, classes & _NODATA_CLASSES)
+        cloudy = dilate(scl_invalid(scl, classes - _NODATA_CLASSES), metres=dilate_m)
+        bad = cloudy | scl_invalid(scl, classes & _NODATA_CLASSES)
+    else:
+        bad = scl_invalid(scl, classes)
     names = list(bands) if bands is not None else [v for v in cube.data_vars if v != qa_band]
     for name in names:
         bad = bad | cube[name].isnull()

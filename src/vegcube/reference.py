@@ -42,8 +42,11 @@ def compute(
     poy = np.asarray(comp["period_of_year"].values)[inside]
     where = np.flatnonzero(inside)
     # float64 statistics: a float32 std of near-constant series loses digits z-scores need
-    data = comp[names].drop_vars([c for c in comp.coords if c not in comp.dims
-                                  and c != "spatial_ref"]).astype("float64")
+    data = (
+        comp[names]
+        .drop_vars([c for c in comp.coords if c not in comp.dims and c != "spatial_ref"])
+        .astype("float64")
+    )
     every = np.arange(1, PERIODS_PER_YEAR.get(period, 36) + 1, dtype="int16")
     # one small reduction per period of year over its own time steps: each output chunk
     # reads only the few chunks (years) it needs, so memory stays bounded by a plane × years
@@ -52,13 +55,17 @@ def compute(
         sub = data.isel(time=where[poy == p])
         if sub.sizes["time"] == 0:
             sub = data.isel(time=[0]).where(False)
-        per_poy.append(xr.Dataset({
-            **{f"{n}_mean": sub[n].mean("time") for n in names},
-            **{f"{n}_std": sub[n].std("time", ddof=1) for n in names},
-            **{f"{n}_min": sub[n].min("time") for n in names},
-            **{f"{n}_max": sub[n].max("time") for n in names},
-            **{f"{n}_count": sub[n].count("time") for n in names},
-        }))
+        per_poy.append(
+            xr.Dataset(
+                {
+                    **{f"{n}_mean": sub[n].mean("time") for n in names},
+                    **{f"{n}_std": sub[n].std("time", ddof=1) for n in names},
+                    **{f"{n}_min": sub[n].min("time") for n in names},
+                    **{f"{n}_max": sub[n].max("time") for n in names},
+                    **{f"{n}_count": sub[n].count("time") for n in names},
+                }
+            )
+        )
     out = xr.concat(per_poy, dim=pd.Index(every, name="period_of_year"))
     for name in names:
         for stat in STATS:

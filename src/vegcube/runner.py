@@ -204,8 +204,8 @@ def _composites(p: Plan) -> xr.Dataset:
     scenes = cube.load(
         p.items, p.bands, grid=p.grid, collection=rc.source.collection, chunk=rc.dask.chunk
     )
-    scenes = aoi_mod.clip_to_aoi(scenes, p.geometry)
     ok = mask.valid(scenes, scl_classes=rc.mask.sentinel2_scl, dilate_m=rc.mask.dilate_m)
+    ok = ok & aoi_mod.inside(scenes, p.geometry)  # outside the AOI polygon: NaN
     idx = indices.compute(mask.apply(scenes, ok), rc.indices)
     return composite.composite(
         idx,

@@ -30,4 +30,8 @@ def main() -> None:
 
     # odc-loader warps into an in-memory dataset that has no transform yet: not the user's data
     warnings.filterwarnings("ignore", category=NotGeoreferencedWarning)
+    # NaN is how vegcube says "no value" (clouds, short references): numpy's notes on
+    # all-NaN slices and 0/0 are expected, not news for the user
+    for text in ("Mean of empty slice", "All-NaN slice", "Degrees of freedom", "invalid value"):
+        warnings.filterwarnings("ignore", message=text, category=RuntimeWarning)
     app()
