@@ -124,7 +124,12 @@ def _nanmedian(block: np.ndarray, axis: int = 0, keepdims: bool = True) -> np.nd
     return mid if keepdims else mid[0]
 
 
-_REDUCERS = {"median": _nanmedian, "mean": np.nanmean, "max": np.nanmax, "min": np.nanmin}
+_REDUCERS: dict[str, Callable[..., np.ndarray]] = {
+    "median": _nanmedian,
+    "mean": np.nanmean,
+    "max": np.nanmax,
+    "min": np.nanmin,
+}
 
 
 def _reduce_block(block: np.ndarray, fn: Callable[..., np.ndarray]) -> np.ndarray:
