@@ -72,12 +72,13 @@ def _clean_encoding(ds: xr.Dataset) -> xr.Dataset:
     ds = ds.copy()
     for var in ds.variables.values():  # drop chunking/compressor hints of the source store
         var.encoding = {k: v for k, v in var.encoding.items() if k in _KEPT_ENCODING}
-    for var in ds.data_vars.values():
+    for name in ds.data_vars:
         # name spatial_ref among the coordinates too: then a plain open_zarr/open_dataset
         # keeps it a coordinate (CRS found by rioxarray) while `grid_mapping` serves CF and GDAL
-        names = [str(c) for c in ds.coords if c not in ds.dims and set(ds[c].dims) <= set(var.dims)]
-        if names:
-            var.encoding["coordinates"] = " ".join(names)
+        dims = set(ds[name].dims)
+        coords = [str(c) for c in ds.coords if c not in ds.dims and set(ds[c].dims) <= dims]
+        if coords:
+            ds[name].encoding["coordinates"] = " ".join(coords)
     return ds
 
 
