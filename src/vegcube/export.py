@@ -71,7 +71,10 @@ _KEPT_ENCODING = ("_FillValue", "grid_mapping", "dtype")
 def _clean_encoding(ds: xr.Dataset) -> xr.Dataset:
     ds = ds.copy()
     for var in ds.variables.values():  # drop chunking/compressor hints of the source store
-        var.encoding = {k: v for k, v in var.encoding.items() if k in _KEPT_ENCODING}
+        kept = {k: v for k, v in var.encoding.items() if k in _KEPT_ENCODING}
+        if var.dtype.kind == "M" or "_FillValue" not in kept:
+            kept.pop("dtype", None)  # keep a storage dtype only for CF-masked integers
+        var.encoding = kept
     for name in ds.data_vars:
         # name spatial_ref among the coordinates too: then a plain open_zarr/open_dataset
         # keeps it a coordinate (CRS found by rioxarray) while `grid_mapping` serves CF and GDAL
