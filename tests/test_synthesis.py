@@ -110,6 +110,11 @@ def test_weighted_synthesis_by_hand(wasp_case):
     np.testing.assert_allclose(out.ndvi_weight.values[0][ordinary], land.sum(0)[ordinary], 1e-6)
     np.testing.assert_allclose(out.red_weight.values[0][ordinary], land_red.sum(0)[ordinary], 1e-6)
     np.testing.assert_allclose(out.weighted_date.values[0][ordinary], exp_date[ordinary], 1e-6)
+    np.testing.assert_array_equal(out.ndvi_count.values[0][ordinary], (land > 0).sum(0)[ordinary])
+    np.testing.assert_array_equal(
+        out.red_count.values[0][ordinary], (land_red > 0).sum(0)[ordinary]
+    )
+    assert out.ndvi_count.dtype == np.int16
     # in the blob Jan 13 gives nothing; 10 m from the shadow w_cloud = 10/50; red gap Jan 16
     assert out.ndvi_weight.values[0, 3, 3] == pytest.approx(
         w_time[0] + w_time[2] + 0.25 * w_time[3] * 1.0, rel=1e-6
@@ -275,3 +280,27 @@ def test_composes_with_the_chain(small):
     assert np.isnan(v).sum() < np.isnan(median.ndvi.values).sum()
     assert ((out.flag.values == FLAGS["land"]) | (out.flag.values == FLAGS["water"])).mean() > 0.9
     assert np.nanmax(np.abs(out.weighted_date.values - 5)) <= 23 + 5
+
+
+@pytest.mark.parametrize("reducer", ["weighted", "bap"])
+def test_recipe_reducers_run_the_chain(small, tmp_path, reducer):
+    import vegcube
+
+    r = small.recipe(tmp_path / "out")
+    r.update(time={"start": "2021-11-01", "end": "2022-03-31"}, indicators=[])
+    r.pop("reference")
+    r["composite"] = {"period": "dekad", "reducer": reducer, "window_days": 30}
+    r["output"]["formats"] = ["zarr"]
+    vegcube.run(r)
+    comp = xr.open_zarr(tmp_path / "out" / "composites.zarr")
+    assert {"ndvi", "ndvi_count", "ndwi", "ndwi_count"} <= set(comp.data_vars)
+    assert comp.sizes["time"] == 15
+    extra = {
+        "weighted": {"ndvi_weight", "weighted_date", "flag"},
+        "bap": {"bap_date", "bap_score", "bap_count"},
+    }[reducer]
+    assert extra <= set(comp.data_vars)
+    ndvi = comp.ndvi.values
+    assert np.nanmin(ndvi) >= -1 and np.nanmax(ndvi) <= 1
+    assert np.isfinite(ndvi).mean() > 0.5
+    assert comp.rio.crs.to_epsg() == small.epsg

@@ -103,7 +103,8 @@ def load(
         out[band] = refl
     cube = xr.Dataset(out, coords=ds.coords)
     days = np.array([np.datetime64(d, "ns") for d in sorted(groups)])
-    cube = cube.assign_coords(solar_day=("time", days))
+    platform = [str(it.properties.get("platform", "")) for it in firsts]
+    cube = cube.assign_coords(solar_day=("time", days), platform=("time", platform))
     cube.attrs["collection"] = collection
     return cube
 

@@ -123,7 +123,16 @@ class CompositeSpec(_Section):
     """Temporal compositing."""
 
     period: Literal["dekad", "month"] = Field("dekad", description="dekad (10 days) or month")
-    reducer: Literal["median", "mean", "max", "min"] = Field("median", description="reducer")
+    reducer: Literal["median", "mean", "max", "min", "weighted", "bap"] = Field(
+        "median",
+        description="median, mean, max, min; weighted (WASP-like synthesis), bap (best pixel)",
+    )
+    window_days: float = Field(
+        46, gt=0, description="weighted/bap: window centred on each period, in days"
+    )
+    sensor_weights: dict[str, float] | None = Field(
+        None, description="weighted/bap: weight per platform (e.g. sentinel-2b: 1.0); 1 if unlisted"
+    )
 
 
 class ReferenceSpec(_Section):

@@ -21,7 +21,18 @@ import pystac
 import xarray as xr
 
 from . import aoi as aoi_mod
-from . import catalog, composite, cube, export, indicators, indices, mask, reference, sensors
+from . import (
+    catalog,
+    composite,
+    cube,
+    export,
+    indicators,
+    indices,
+    mask,
+    reference,
+    sensors,
+    synthesis,
+)
 from .errors import RecipeError, SourceError
 from .recipe import Recipe, load_recipe
 
@@ -207,13 +218,21 @@ def _composites(p: Plan) -> xr.Dataset:
     ok = mask.valid(scenes, scl_classes=rc.mask.sentinel2_scl, dilate_m=rc.mask.dilate_m)
     ok = ok & aoi_mod.inside(scenes, p.geometry)  # outside the AOI polygon: NaN
     idx = indices.compute(mask.apply(scenes, ok), rc.indices)
-    return composite.composite(
-        idx,
-        period=rc.composite.period,
-        reducer=rc.composite.reducer,
-        start=rc.time.start,
-        end=rc.time.end,
-    )
+    spec, qa = rc.composite, sensors.for_collection(rc.source.collection).QA_BAND
+    start, end = rc.time.start, rc.time.end
+    if spec.reducer == "weighted":
+        return synthesis.weighted_synthesis(
+            idx, scl=scenes[qa], period=spec.period, start=start, end=end,
+            window_days=spec.window_days, sensor_weights=spec.sensor_weights,
+        )  # fmt: skip
+    if spec.reducer == "bap":
+        bap = synthesis.best_available_pixel(
+            idx, scl=scenes[qa], period=spec.period, start=start, end=end,
+            window_days=spec.window_days, sensor_scores=spec.sensor_weights,
+        )  # fmt: skip
+        # every composite carries `<index>_count`: for BAP, the candidates it chose from
+        return bap.assign({f"{i}_count": bap["bap_count"] for i in rc.indices})
+    return composite.composite(idx, period=spec.period, reducer=spec.reducer, start=start, end=end)
 
 
 def _extra_formats(

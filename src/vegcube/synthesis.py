@@ -30,9 +30,10 @@ FLAGS = {"nodata": 0, "cloud": 1, "snow": 2, "water": 3, "land": 4}
 _NODATA, _CLOUD, _SNOW, _WATER, _LAND = range(5)
 _SCL_WATER, _SCL_SNOW = 6, 11
 _ATTRS: dict[str, dict[str, Any]] = {
-    "weighted_date": {"long_name": "weighted mean date", "units": "days since time"},
+    # offsets in days from the period start; not CF time units, which readers would decode
+    "weighted_date": {"long_name": "weighted mean date, days after the period start"},
     "flag": {"flag_values": list(FLAGS.values()), "flag_meanings": " ".join(FLAGS)},
-    "bap_date": {"long_name": "date of the chosen observation", "units": "days since time"},
+    "bap_date": {"long_name": "date of the chosen observation, days after the period start"},
     "bap_score": {"long_name": "BAP score of the chosen observation"},
     "bap_count": {"long_name": "candidate observations in the window"},
 }
@@ -177,7 +178,8 @@ def _synthesise(
     cls = _classes(arrays[0], cloud_classes, nodata_classes)
     dist = _cloud_distance(cls, res, cap_m)
     per_scene = _per_scene(ds, *sensor)
-    spec = [(n + x, "float32") for n in names for x in suffixes] + extra
+    spec = [(n + x, "int16" if x == "_count" else "float32") for n in names for x in suffixes]
+    spec += extra
     ny, nx = ds.sizes["y"], ds.sizes["x"]
     results = []
     for first, last in zip(table["start"].values, table["end"].values, strict=True):
@@ -212,6 +214,8 @@ def _synthesise(
     result = xr.Dataset(coords={"time": table["start"].values, **coords})
     for i, (name, dtype) in enumerate(spec):
         attrs = _ATTRS.get(name, {"long_name": f"summed weight of {name[:-7]} observations"})
+        if name.endswith("_count") and name not in _ATTRS:
+            attrs = {"long_name": f"observations of {name[:-6]} weighing in the period"}
         if name in ds:
             attrs = {**ds[name].attrs, "cell_methods": f"time: {method}"}
         result[name] = xr.DataArray(stack[:, i].astype(dtype), dims=("time", "y", "x"), attrs=attrs)
@@ -242,7 +246,7 @@ def _wasp_kernel(cls, dist, *vals, delta, offset, sensor, half, t_min, d_max, c_
         for v, f in zip(vals, finite, strict=True):
             wv = np.where(f, w, 0.0)
             total = wv.sum(0)
-            out += [(wv * np.where(f, v, 0.0)).sum(0) / total, total]
+            out += [(wv * np.where(f, v, 0.0)).sum(0) / total, total, (wv > 0).sum(0)]
         date = (w * offset[:, None, None]).sum(0) / w.sum(0)
     return np.stack([*out, date, flag])
 
@@ -280,9 +284,10 @@ def weighted_synthesis(
     averaged, so a snowy date never blurs a land synthesis; 1 (cloud) when the window held
     only cloud/shadow observations, 0 when it held nothing usable at all.
 
-    Returns per variable `<var>` = Σw·x / Σw (float32, NaN where Σw = 0) and `<var>_weight`
-    = Σw (float32); `weighted_date` (float32, weighted mean acquisition day in days since the
-    period start, i.e. since `time`; NaN where nothing); `flag` (uint8).
+    Returns per variable `<var>` = Σw·x / Σw (float32, NaN where Σw = 0), `<var>_weight`
+    = Σw (float32) and `<var>_count` (int16, observations with w > 0); `weighted_date`
+    (float32, weighted mean acquisition day in days since the period start, i.e. since
+    `time`; NaN where nothing); `flag` (uint8).
 
     Dask: scenes are processed one at a time; the distance transform runs per spatial chunk
     with an overlap of `cloud_distance_max_m` (exact, since w_cloud saturates there); chunks
@@ -313,7 +318,7 @@ def weighted_synthesis(
         target=lambda d0, d1: (d0 + d1) / 2,
         kernel=kernel,
         sensor=(sensor_weights, "sensor_weights"),
-        suffixes=("", "_weight"),
+        suffixes=("", "_weight", "_count"),
         extra=[("weighted_date", "float32"), ("flag", "uint8")],
         method="weighted mean (WASP)",
     )
