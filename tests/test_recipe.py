@@ -96,3 +96,16 @@ def test_template_lists_every_key_and_validates(tmp_path):
         assert f"{key}:" in text
     (tmp_path / "t.yaml").write_text(text)
     assert load_recipe(tmp_path / "t.yaml").name == "bourail-drought"
+
+
+def test_gapfill_section_validates_parameters_of_its_method():
+    rc = load_recipe(good(gapfill={"method": "harmonic", "harmonics": [10, 5, 1]}))
+    assert rc.gapfill.params == {"harmonics": [10, 5, 1]}
+    with pytest.raises(
+        RecipeError,
+        match=r"gapfill: lmbda: not a parameter of method 'harmonic'; accepted: harmonics",
+    ):
+        load_recipe(good(gapfill={"method": "harmonic", "lmbda": 5}))
+    with pytest.raises(RecipeError, match=r"gapfill\.method"):
+        load_recipe(good(gapfill={"method": "spline"}))
+    assert load_recipe(good(gapfill={"method": "whittaker", "lmbda": 5})).gapfill.params

@@ -128,3 +128,29 @@ def test_run_over_http_with_range_requests_equals_disk(demo, disk_run, tmp_path)
         got = xr.open_zarr(tmp_path / "out" / f"{store}.zarr").load()
         want = xr.open_zarr(disk_run / f"{store}.zarr").load()
         xr.testing.assert_allclose(got, want)
+
+
+def test_gapfilled_run_fills_holes_and_still_finds_the_drought(demo, indicators, tmp_path):
+    recipe = demo.recipe(tmp_path / "out")
+    recipe["gapfill"] = {"method": "harmonic", "harmonics": [10, 5, 1], "window_days": 120}
+    recipe["output"]["formats"] = ["zarr"]
+    vegcube.run(recipe)
+    comp = xr.open_zarr(tmp_path / "out" / "composites.zarr").load()
+    filled = xr.open_zarr(tmp_path / "out" / "gapfilled.zarr").load()
+    q = filled.ndvi_quality.values
+    assert set(np.unique(q)) <= {-1, 0, 1, 5, 10}
+    observed = q == -1
+    np.testing.assert_array_equal(filled.ndvi.values[observed], comp.ndvi.values[observed])
+    assert np.array_equal(observed, np.isfinite(comp.ndvi.values))
+    assert np.isfinite(filled.ndvi.values).mean() > 0.95 > np.isfinite(comp.ndvi.values).mean()
+    ind = xr.open_zarr(tmp_path / "out" / "indicators.zarr").load()
+    lc, place = truth_masks(demo, ind.ndvi_vci.isel(time=0))
+    when = drought_time(demo, ind)
+    for cover in (GRASS, CROP):
+        inside, outside = place & (lc == cover), ~place & (lc == cover)
+        assert np.nanmean(ind.ndvi_vci.values[when][:, inside]) < 15
+        assert np.nanmean(ind.ndvi_zscore.values[when][:, inside]) < -3
+        assert np.nanmean(ind.ndvi_vci.values[when][:, outside]) > 30
+        assert np.nanmean(np.abs(ind.ndvi_zscore.values[when][:, outside])) < 2
+        # indicators now exist for (nearly) every pixel and period, not only the clear ones
+        assert np.isfinite(ind.ndvi_vci.values[when][:, inside]).mean() > 0.95

@@ -4,7 +4,7 @@
 >>> result = vegcube.run("recipe.yaml")          # the whole chain, DESIGN.md's output layout
 
 Each step is a module of functions on xarray objects: `aoi`, `catalog`, `cube`, `mask`,
-`indices`, `composite`, `reference`, `indicators`, `export`.
+`indices`, `composite`, `synthesis`, `gapfill`, `reference`, `indicators`, `export`.
 """
 
 from __future__ import annotations
@@ -15,11 +15,13 @@ from . import (
     composite,
     cube,
     export,
+    gapfill,
     indicators,
     indices,
     mask,
     reference,
     sensors,
+    synthesis,
 )
 from .errors import BandError, DataError, RecipeError, SourceError, VegcubeError
 from .recipe import Recipe, load_recipe
@@ -40,6 +42,7 @@ __all__ = [
     "composite",
     "cube",
     "export",
+    "gapfill",
     "indicators",
     "indices",
     "load_recipe",
@@ -48,4 +51,5 @@ __all__ = [
     "reference",
     "run",
     "sensors",
+    "synthesis",
 ]

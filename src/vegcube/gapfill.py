@@ -20,7 +20,7 @@ import xarray as xr
 
 from .errors import RecipeError
 
-__all__ = ["METHODS", "fill"]
+__all__ = ["METHODS", "fill", "parameters"]
 
 _DEFAULTS: dict[str, dict[str, Any]] = {
     "harmonic": {
@@ -45,6 +45,13 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
 METHODS: tuple[str, ...] = tuple(_DEFAULTS)
 _BATCH = 512  # pixels per batched step: small enough to stay in cache (measured: 512 > 2048 > 8192)
 _YEAR_NS = 365.25 * 86400e9
+
+
+def parameters(method: str) -> dict[str, Any]:
+    """The parameters `method` accepts, with their defaults."""
+    if method not in _DEFAULTS:
+        raise RecipeError(f"gapfill method must be one of {list(METHODS)}; got {method!r}")
+    return dict(_DEFAULTS[method])
 
 
 class _ParameterError(RecipeError, TypeError):

@@ -21,6 +21,7 @@ __all__ = [
     "AOISpec",
     "CompositeSpec",
     "DaskSpec",
+    "GapfillSpec",
     "GridSpec",
     "MaskSpec",
     "OutputSpec",
@@ -135,6 +136,34 @@ class CompositeSpec(_Section):
     )
 
 
+class GapfillSpec(_Section):
+    """Gap filling of the composites; indicators then use the filled series."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    method: Literal["harmonic", "hants", "whittaker", "linear"] = Field(
+        "harmonic", description="harmonic (cascade 10/5/1), hants, whittaker, linear"
+    )
+
+    @model_validator(mode="after")
+    def _known_parameters(self) -> GapfillSpec:
+        from .gapfill import parameters
+
+        accepted = set(parameters(self.method)) - {"weights"}
+        unknown = sorted(set(self.model_extra or {}) - accepted)
+        if unknown:
+            raise ValueError(
+                f"{', '.join(unknown)}: not a parameter of method {self.method!r}; "
+                f"accepted: {', '.join(sorted(accepted)) or 'none'}"
+            )
+        return self
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The method's parameters given in the recipe."""
+        return dict(self.model_extra or {})
+
+
 class ReferenceSpec(_Section):
     """Years forming the historical reference."""
 
@@ -207,6 +236,9 @@ class Recipe(_Section):
         examples=[["ndvi", "ndwi"]],
     )
     composite: CompositeSpec = CompositeSpec()
+    gapfill: GapfillSpec | None = Field(
+        None, description="fill the composites' gaps (parameters of the method beside it)"
+    )
     reference: ReferenceSpec | None = Field(None, description="needed for indicators")
     indicators: list[Literal["vci", "zscore", "anomaly", "pct_normal", "drought_class"]] = Field(
         [],

@@ -26,6 +26,7 @@ from . import (
     composite,
     cube,
     export,
+    gapfill,
     indicators,
     indices,
     mask,
@@ -186,19 +187,23 @@ def _chain(p: Plan, result: RunResult, say: Callable[[str], None]) -> None:
 
     comp = timed("composites", lambda: _composites(p))
     products = {"composites": comp}
+    series = comp  # what the reference and indicators are computed from
+    if rc.gapfill is not None:
+        series = timed("gapfilled", lambda: _gapfill(comp, rc))
+        products["gapfilled"] = series
     ref_spec = rc.reference
     if ref_spec is not None:
         ref = timed(
             "reference",
             lambda: reference.compute(
-                comp, start=ref_spec.start, end=ref_spec.end, variables=rc.indices
+                series, start=ref_spec.start, end=ref_spec.end, variables=rc.indices
             ),
         )
         if rc.indicators:
             products["indicators"] = timed(
                 "indicators",
                 lambda: indicators.compute(
-                    comp,
+                    series,
                     ref,
                     variables=rc.indices,
                     indicators=rc.indicators,
@@ -208,6 +213,17 @@ def _chain(p: Plan, result: RunResult, say: Callable[[str], None]) -> None:
             )
     cog_vars = list(rc.indices) + [f"{i}_{k}" for i in rc.indices for k in rc.indicators]
     _extra_formats(rc, result, products, cog_vars)
+
+
+def _gapfill(comp: xr.Dataset, rc: Recipe) -> xr.Dataset:
+    """`<index>` filled and `<index>_quality` (−1 observed, n harmonics used, 0 unfilled)."""
+    assert rc.gapfill is not None
+    out = xr.Dataset(attrs={**comp.attrs, "gapfill_method": rc.gapfill.method})
+    for name in rc.indices:
+        filled = gapfill.fill(comp[name], method=rc.gapfill.method, **rc.gapfill.params)
+        out[name] = filled["filled"]
+        out[f"{name}_quality"] = filled["quality"]
+    return out
 
 
 def _composites(p: Plan) -> xr.Dataset:
