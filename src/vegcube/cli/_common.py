@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import typer
+from dask.callbacks import Callback
 from rich.console import Console
 
 from ..errors import VegcubeError
@@ -15,11 +17,34 @@ console = Console(stderr=True, highlight=False, soft_wrap=True)
 QuietOption = typer.Option(False, "--quiet", "-q", help="Print only errors (for cron).")
 
 
-def logger(quiet: bool) -> Callable[[str], None]:
-    """A progress printer, silent when `quiet`."""
+@contextmanager
+def progress(quiet: bool) -> Iterator[Callable[[str], None]]:
+    """Stage messages and a progress bar of the dask tasks computing them; silent when `quiet`."""
     if quiet:
-        return lambda msg: None
-    return lambda msg: console.print(f"[dim]›[/] {msg}")
+        yield lambda msg: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    columns = ("  {task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as bar, _DaskBar(bar):
+        yield lambda msg: bar.console.print(f"[dim]›[/] {msg}")
+
+
+class _DaskBar(Callback):
+    """Advance a rich progress bar as the local dask scheduler finishes tasks."""
+
+    def __init__(self, bar: Any) -> None:
+        super().__init__()
+        self.bar, self.task = bar, None
+
+    def _start_state(self, dsk: Any, state: Any) -> None:
+        self.task = self.bar.add_task("computing", total=len(dsk))
+
+    def _posttask(self, key: Any, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
+        self.bar.advance(self.task)
+
+    def _finish(self, dsk: Any, state: Any, errored: bool) -> None:
+        self.bar.remove_task(self.task)
 
 
 @contextmanager

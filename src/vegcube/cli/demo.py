@@ -9,7 +9,7 @@ import yaml
 
 from ..runner import run as run_recipe
 from ..testing.demo import generate_archive
-from ._common import QuietOption, console, exit_codes, logger
+from ._common import QuietOption, console, exit_codes, progress
 
 
 def demo(
@@ -19,8 +19,7 @@ def demo(
     quiet: bool = QuietOption,
 ) -> None:
     """Generate the demo Sentinel-2 archive (a drought in early 2023) and run the chain on it."""
-    say = logger(quiet)
-    with exit_codes():
+    with exit_codes(), progress(quiet) as say:
         say(f"demo archive in {out / 'archive'} …")
         archive = generate_archive(out / "archive")
         recipe = archive.recipe(out / "result")

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from ..runner import run as run_recipe
-from ._common import QuietOption, console, exit_codes, logger
+from ._common import QuietOption, console, exit_codes, progress
 
 
 def run(
@@ -15,8 +15,8 @@ def run(
     quiet: bool = QuietOption,
 ) -> None:
     """Run a recipe: search, cube, masks, indices, composites, reference, indicators, outputs."""
-    with exit_codes():
-        result = run_recipe(recipe, log=logger(quiet))
+    with exit_codes(), progress(quiet) as say:
+        result = run_recipe(recipe, log=say)
     if not quiet:
         console.print(f"[green]done[/] in {result.timings.get('total', 0):.1f} s → {result.out}")
         for name, path in result.outputs.items():

@@ -1,0 +1,422 @@
+"""Report: PNG maps of the latest period, time series against the reference, one HTML page.
+
+>>> path = report.write(out, composites=comp, reference=ref, indicators=ind)
+>>> path                                    # out/report/index.html, PNGs beside it
+
+matplotlib (the ``report`` extra) is imported lazily and drawn with the Agg canvas only,
+so the module imports without it and never touches pyplot's global state.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .errors import BandError, DataError, RecipeError
+from .export import atomic_path
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = ["write"]
+
+#: drought class code → (name, colour); no data is drawn grey
+CLASS_COLOURS = {
+    0: ("none", "#ffffff"),
+    1: ("mild", "#ffe34d"),
+    2: ("moderate", "#ff9a1f"),
+    3: ("severe", "#e3261b"),
+    4: ("extreme", "#7a0010"),
+}
+NODATA_COLOUR = "#9e9e9e"
+DPI = 100
+ZONAL_COLUMNS = ("region", "time", "variable", "mean", "std", "count", "valid_fraction")
+_STATS = ("mean", "std", "min", "max")
+_SCRIPT = """<script>
+window.addEventListener("load", function () {
+  var imgs = document.images, ok = 0;
+  for (var i = 0; i < imgs.length; i++) {
+    if (imgs[i].complete && imgs[i].naturalWidth > 0) { ok++; }
+  }
+  document.body.setAttribute("data-images-loaded", ok + "/" + imgs.length);
+});
+</script>"""
+_CSS = """body{font-family:sans-serif;margin:2em auto;max-width:1250px;color:#222}
+figure{display:inline-block;margin:0 1em 1em 0}figcaption{font-size:.9em;color:#555}
+table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .7em;text-align:right}
+td:nth-child(2),th:nth-child(2){text-align:left}.meta{color:#555}"""
+
+
+@dataclass(frozen=True)
+class _Image:
+    file: str
+    alt: str
+    caption: str
+
+
+def write(
+    out_dir: str | Path,
+    *,
+    composites: xr.Dataset,
+    reference: xr.Dataset,
+    indicators: xr.Dataset,
+    variable: str = "ndvi",
+    zonal: pd.DataFrame | None = None,
+    title: str = "vegcube report",
+) -> Path:
+    """Write ``out_dir/report/index.html`` and its PNGs (atomically) and return the HTML path.
+
+    Maps show the latest period with data (drought class, anomaly, valid-observation count);
+    one time series per region of `zonal` (or of the whole area when `zonal` is None) shows
+    `variable` against its reference envelope, drought periods shaded; a table ranks the
+    regions by drought severity (mean VCI ascending) in that period.
+    """
+    _check(composites, reference, indicators, variable, zonal)
+    _require_matplotlib()
+    t = _latest_period(composites, indicators, variable)
+    comp_t, ind_t = composites.sel(time=t), indicators.sel(time=t)
+    area = _area_series(composites, reference, indicators, variable)
+    series = {"whole area": area}
+    if zonal is not None:
+        series.update(_zonal_series(zonal, composites, reference, variable))
+    regions = series if zonal is None else {k: v for k, v in series.items() if k != "whole area"}
+    table = _ranking(regions, t)
+    final = Path(out_dir) / "report"
+    with atomic_path(final) as tmp:
+        tmp.mkdir(parents=True)
+        images = _maps(tmp, comp_t, ind_t, variable)
+        for i, (name, df) in enumerate(series.items()):
+            images.append(_series_plot(tmp, name, df, variable, i))
+        page = _html(title, variable, comp_t, t, images, table)
+        (tmp / "index.html").write_text(page, encoding="utf-8")
+    return final / "index.html"
+
+
+def _require_matplotlib() -> None:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError as err:
+        raise ImportError(
+            "vegcube.report needs matplotlib, which the 'report' extra installs: "
+            "pip install 'vegcube[report]'"
+        ) from err
+
+
+def _check(
+    comp: xr.Dataset, ref: xr.Dataset, ind: xr.Dataset, var: str, zonal: pd.DataFrame | None
+) -> None:
+    needs = {
+        "composites": (comp, [var, f"{var}_count"]),
+        "reference": (ref, [f"{var}_{s}" for s in _STATS]),
+        "indicators": (ind, [f"{var}_{s}" for s in ("vci", "zscore", "anomaly", "drought_class")]),
+    }
+    for label, (ds, names) in needs.items():
+        missing = [n for n in names if n not in ds.data_vars]
+        if missing:
+            raise BandError(
+                f"report: {label} has no {missing} for variable {var!r}; "
+                f"it holds {sorted(map(str, ds.data_vars))}"
+            )
+    if zonal is not None and (lost := [c for c in ZONAL_COLUMNS if c not in zonal.columns]):
+        raise RecipeError(f"report: zonal table lacks columns {lost}; needs {list(ZONAL_COLUMNS)}")
+
+
+def _latest_period(comp: xr.Dataset, ind: xr.Dataset, var: str) -> pd.Timestamp:
+    """The latest period with indicator values, else the latest with composite values."""
+    has_comp = comp[var].notnull().any(("y", "x")).to_series()
+    has_ind = ind[f"{var}_anomaly"].notnull().any(("y", "x")).to_series()
+    both = has_comp & has_ind.reindex(has_comp.index, fill_value=False)
+    for ok in (both, has_comp & has_comp.index.isin(has_ind.index)):
+        if ok.any():
+            return pd.Timestamp(ok[ok].index.max())
+    raise DataError(f"report: no period has any valid {var!r} value shared by the datasets")
+
+
+def _area_series(comp: xr.Dataset, ref: xr.Dataset, ind: xr.Dataset, var: str) -> pd.DataFrame:
+    """Spatial means per period; the envelope is the reference averaged over pixels."""
+    dims = ("y", "x")
+    cls = ind[f"{var}_drought_class"]
+    cls = cls.where(cls >= 0)
+    red = xr.Dataset(
+        {
+            "value": comp[var].mean(dims),
+            "vci": ind[f"{var}_vci"].mean(dims),
+            "zscore": ind[f"{var}_zscore"].mean(dims),
+            "drought_class": cls.mean(dims),
+            "share": (cls >= 2).where(cls.notnull()).mean(dims),
+        }
+    )
+    df = red.drop_vars([c for c in red.coords if c != "time"]).compute().to_dataframe()
+    r = ref[[f"{var}_{s}" for s in _STATS]].mean(dims).compute()
+    poy = np.asarray(comp["period_of_year"].values)
+    for s in _STATS:
+        df[f"ref_{s}"] = pd.Series(r[f"{var}_{s}"].sel(period_of_year=poy).values, comp.time.values)
+    df["end"] = pd.Series(np.asarray(comp["period_end"].values), comp.time.values)
+    return df
+
+
+def _zonal_series(
+    zonal: pd.DataFrame, comp: xr.Dataset, ref: xr.Dataset, var: str
+) -> dict[str, pd.DataFrame]:
+    """Per-region means; the envelope is each region's own mean series over the reference years."""
+    names = {var: "value", f"{var}_vci": "vci", f"{var}_zscore": "zscore"}
+    names[f"{var}_drought_class"] = "drought_class"
+    z = zonal[zonal["variable"].isin(names)].assign(time=lambda d: pd.to_datetime(d["time"]))
+    wide = z.pivot_table(index=["region", "time"], columns="variable", values="mean")
+    wide = wide.rename(columns=names).reindex(columns=[*names.values(), "share"])
+    times = pd.DatetimeIndex(comp.time.values)
+    poy = pd.Series(np.asarray(comp["period_of_year"].values), times)
+    end = pd.Series(np.asarray(comp["period_end"].values), times)
+    start = pd.Timestamp(ref.attrs.get("reference_start", times.min()))
+    stop = pd.Timestamp(ref.attrs.get("reference_end", times.max()))
+    out = {}
+    for region in sorted(z["region"].unique(), key=str):
+        df = wide.loc[region].reindex(times)
+        df["end"] = end
+        in_ref = df["value"][(times >= start) & (times <= stop)]
+        clim = in_ref.groupby(poy[in_ref.index]).agg(["mean", "std", "min", "max"])
+        for s in _STATS:
+            df[f"ref_{s}"] = clim[s].reindex(poy.values).values
+        out[str(region)] = df
+    return out
+
+
+def _ranking(series: dict[str, pd.DataFrame], t: pd.Timestamp) -> pd.DataFrame:
+    """One row per region at period `t`, most severe first (mean VCI, then z-score)."""
+    cols = ["vci", "zscore", "drought_class", "share"]
+    rows = [df.reindex([t])[cols].iloc[0].rename(name) for name, df in series.items()]
+    table = pd.DataFrame(rows, columns=cols).astype("float64")
+    table["region"] = table.index.astype(str)
+    table = table.sort_values(["vci", "zscore", "region"], na_position="last")
+    return table.dropna(axis="columns", how="all").reset_index(drop=True)
+
+
+def _is_drought(df: pd.DataFrame) -> np.ndarray:
+    vci = df["vci"].to_numpy(dtype=float)
+    cls = df["drought_class"].to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        return np.asarray((vci < 30) | (cls >= 2))
+
+
+def _crs_axes(da: xr.DataArray) -> tuple[str, float, str]:
+    """(CRS name, divisor, unit) for the map axes."""
+    import pyproj
+    import rioxarray  # noqa: F401  (registers the .rio accessor)
+
+    crs = da.rio.crs
+    if crs is None:
+        return "unknown CRS", 1.0, "m"
+    p = pyproj.CRS.from_user_input(crs.to_wkt())
+    if p.is_projected and p.axis_info[0].unit_name in ("metre", "meter"):
+        return p.name, 1000.0, "km"
+    return p.name, 1.0, p.axis_info[0].unit_name if p.axis_info else ""
+
+
+def _extent(
+    da: xr.DataArray, scale: float
+) -> tuple[tuple[float, float, float, float], Literal["upper", "lower"]]:
+    x, y = da["x"].to_numpy(), da["y"].to_numpy()
+    dx = float(x[1] - x[0]) if x.size > 1 else 1.0
+    dy = float(y[1] - y[0]) if y.size > 1 else -1.0
+    ys = [float(y[0] - dy / 2), float(y[-1] + dy / 2)]
+    left, right = float(x[0] - dx / 2) / scale, float(x[-1] + dx / 2) / scale
+    return (left, right, min(ys) / scale, max(ys) / scale), "upper" if dy < 0 else "lower"
+
+
+def _figure(size: tuple[float, float]) -> Figure:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=size, dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _map(da: xr.DataArray, title: str, **kw: Any) -> Any:
+    """One map in map coordinates (CRS name in the title); returns (figure, axes)."""
+    name, scale, unit = _crs_axes(da)
+    extent, origin = _extent(da, scale)
+    fig = _figure((6.4, 5.2))
+    ax = fig.add_subplot()
+    colorbar = kw.pop("colorbar", None)
+    im = ax.imshow(
+        np.ma.masked_invalid(da.to_numpy().astype("float64")),
+        extent=extent,
+        origin=origin,
+        interpolation="nearest",
+        **kw,
+    )
+    ax.set_title(f"{title}\n{name}", fontsize=10)
+    ax.set_xlabel(f"x ({unit})")
+    ax.set_ylabel(f"y ({unit})")
+    ax.set_aspect("equal")
+    if colorbar is not None:
+        fig.colorbar(im, ax=ax, shrink=0.85, label=colorbar)
+    return fig, ax
+
+
+def _maps(folder: Path, comp_t: xr.Dataset, ind_t: xr.Dataset, var: str) -> list[_Image]:
+    from matplotlib.colors import BoundaryNorm, ListedColormap
+    from matplotlib.patches import Patch
+
+    day = pd.Timestamp(comp_t["time"].values).date()
+    cls = ind_t[f"{var}_drought_class"].compute()
+    cls = cls.where(cls >= 0)
+    cmap = ListedColormap([c for _, c in CLASS_COLOURS.values()])
+    cmap.set_bad(NODATA_COLOUR)
+    norm = BoundaryNorm(np.arange(-0.5, 5.5), cmap.N)
+    fig, ax = _map(cls, f"Drought class ({var} VCI), {day}", cmap=cmap, norm=norm)
+    handles = [Patch(facecolor=c, edgecolor="#444", label=n) for n, c in CLASS_COLOURS.values()]
+    handles.append(Patch(facecolor=NODATA_COLOUR, edgecolor="#444", label="no data"))
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=8)
+    fig.savefig(folder / "drought_class.png", dpi=DPI)
+
+    anom = ind_t[f"{var}_anomaly"].compute()
+    lim = float(np.nanmax(np.abs(anom.to_numpy()))) if anom.notnull().any() else 0.0
+    lim = lim if lim > 0 else 1e-3
+    fig, _ = _map(
+        anom,
+        f"{var.upper()} anomaly, {day}",
+        cmap="BrBG",
+        vmin=-lim,
+        vmax=lim,
+        colorbar=f"{var} − reference mean",
+    )
+    fig.savefig(folder / "anomaly.png", dpi=DPI)
+
+    count = comp_t[f"{var}_count"].compute()
+    fig, _ = _map(
+        count,
+        f"Valid observations, {day}",
+        cmap="viridis",
+        vmin=0,
+        colorbar="observations in the period",
+    )
+    fig.savefig(folder / "count.png", dpi=DPI)
+    return [
+        _Image(
+            "drought_class.png",
+            f"Map of {var} drought classes on {day}",
+            "Drought class from VCI: none, mild, moderate, severe, extreme; grey = no data.",
+        ),
+        _Image(
+            "anomaly.png",
+            f"Map of the {var} anomaly on {day}",
+            "Anomaly = value − reference mean of the same period of year (symmetric scale).",
+        ),
+        _Image(
+            "count.png",
+            f"Map of valid observations per pixel on {day}",
+            "Number of valid (cloud-free) observations behind each composite pixel.",
+        ),
+    ]
+
+
+def _series_plot(folder: Path, name: str, df: pd.DataFrame, var: str, i: int) -> _Image:
+    start = pd.DatetimeIndex(df.index)
+    end = pd.DatetimeIndex(df["end"]) + pd.Timedelta(days=1)
+    mid = start + (end - start) / 2
+    fig = _figure((11.0, 3.6))
+    ax = fig.add_subplot()
+    lo, hi = df["ref_mean"] - df["ref_std"], df["ref_mean"] + df["ref_std"]
+    ax.fill_between(mid, df["ref_min"], df["ref_max"], color="#cfe3cf", label="reference min–max")
+    ax.fill_between(mid, lo, hi, color="#8fbf8f", label="reference mean ± std")
+    ax.plot(mid, df["ref_mean"], color="#2e6b2e", lw=1, ls="--", label="reference mean")
+    ax.plot(mid, df["value"], color="#1b1b1b", lw=1.4, marker=".", ms=3, label=var)
+    drought = _is_drought(df)
+    label = "drought (VCI < 30 or class ≥ moderate)"
+    for j in np.flatnonzero(drought & ~np.r_[False, drought[:-1]]):  # run starts
+        k = j
+        while k + 1 < drought.size and drought[k + 1]:
+            k += 1
+        ax.axvspan(start[j], end[k], color="#e3261b", alpha=0.18, lw=0, label=label)
+        label = "_nolegend_"
+    ax.set_title(f"{var} — {name}", fontsize=11)
+    ax.set_ylabel(var)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
+    ax.grid(alpha=0.3)
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "region"
+    file = f"series_{i:02d}_{slug}.png"
+    fig.savefig(folder / file, dpi=DPI)
+    return _Image(
+        file,
+        f"Time series of {var} in {name} against its reference envelope",
+        f"{name}: {var} per period with the reference of its period of year; "
+        "drought periods shaded.",
+    )
+
+
+def _fmt(v: float, spec: str) -> str:
+    return "–" if pd.isna(v) else format(v, spec)
+
+
+def _html(
+    title: str,
+    var: str,
+    comp_t: xr.Dataset,
+    t: pd.Timestamp,
+    images: list[_Image],
+    table: pd.DataFrame,
+) -> str:
+    e = html.escape
+    end = pd.Timestamp(comp_t["period_end"].values).date()
+    poy = int(comp_t["period_of_year"].values)
+    period = f"{t.date()} – {end} (period of year {poy})"
+    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    heads = {
+        "vci": "mean VCI",
+        "zscore": "mean z-score",
+        "drought_class": "mean class",
+        "share": "area ≥ moderate",
+    }
+    specs = {"vci": ".1f", "zscore": ".2f", "drought_class": ".2f", "share": ".0%"}
+    cols = [c for c in heads if c in table.columns]
+    head = "".join(f"<th>{e(heads[c])}</th>" for c in cols)
+    rows = "\n".join(
+        f'<tr data-region="{e(r.region)}"><td>{n}</td><td>{e(r.region)}</td>'
+        + "".join(f"<td>{_fmt(getattr(r, c), specs[c])}</td>" for c in cols)
+        + "</tr>"
+        for n, r in enumerate(table.itertuples(index=False), 1)
+    )
+
+    def fig(im: _Image) -> str:
+        return (
+            f'<figure><img src="{e(im.file)}" alt="{e(im.alt)}">'
+            f"<figcaption>{e(im.caption)}</figcaption></figure>"
+        )
+
+    maps = "\n".join(fig(im) for im in images[:3])
+    plots = "\n".join(fig(im) for im in images[3:])
+    listing = "\n".join(
+        f'<li><a href="{e(im.file)}">{e(im.file)}</a> — {e(im.alt)}</li>' for im in images
+    )
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{e(title)}</title>
+<style>{_CSS}</style></head>
+<body data-images-loaded="pending">
+<h1>{e(title)}</h1>
+<p class="meta">Generated {e(now)} · variable <b>{e(var)}</b> · period shown: {e(period)}</p>
+<h2>Latest period</h2>
+{maps}
+<h2>Regions ranked by drought severity ({e(str(t.date()))})</h2>
+<table id="ranking"><thead><tr><th>rank</th><th>region</th>{head}</tr></thead>
+<tbody>
+{rows}
+</tbody></table>
+<h2>Time series</h2>
+{plots}
+<h2>Images</h2>
+<ul>
+{listing}
+</ul>
+{_SCRIPT}
+</body></html>
+"""
