@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -32,11 +33,13 @@ def atomic_path(final: Path) -> Iterator[Path]:
     """Yield a temporary sibling path; on success it replaces `final` (file or folder)."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
+    for stale in final.parent.glob(f".{final.name}.tmp-*"):  # left by a killed run
+        _remove(stale)
     tmp = final.with_name(f".{final.name}.tmp-{uuid.uuid4().hex[:8]}")
     try:
         yield tmp
     except BaseException:
-        _remove(tmp)
+        _remove_settled(tmp)
         raise
     old = None
     if final.exists():
@@ -45,6 +48,21 @@ def atomic_path(final: Path) -> Iterator[Path]:
     os.replace(tmp, final)
     if old is not None:
         _remove(old)
+
+
+def _remove_settled(path: Path, *, quiet_s: float = 0.2, limit_s: float = 5.0) -> None:
+    """Remove `path` until it stays gone: dask tasks already running when another failed
+    may still write chunks into it for a moment after the error surfaced."""
+    deadline, gone_since = time.monotonic() + limit_s, None
+    while time.monotonic() < deadline:
+        if path.exists():
+            _remove(path)
+            gone_since = None
+        elif gone_since is None:
+            gone_since = time.monotonic()
+        elif time.monotonic() - gone_since >= quiet_s:
+            return
+        time.sleep(0.02)
 
 
 def _remove(path: Path) -> None:
