@@ -7,6 +7,7 @@ http://127.0.0.1 by a real HTTP server with Range support.
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -26,7 +27,10 @@ STABLE = (1, 4, 5)  # forest, water, bare: no phenology to hide an offset error
 @pytest.fixture(scope="module")
 def disk_run(demo, tmp_path_factory):
     out = tmp_path_factory.mktemp("out")
-    vegcube.run(demo.recipe(out))
+    recipe = demo.recipe(out)
+    recipe["regions"] = {"path": str(demo.regions), "id": "name"}
+    recipe["output"]["report"] = True
+    vegcube.run(recipe)
     return out
 
 
@@ -154,3 +158,44 @@ def test_gapfilled_run_fills_holes_and_still_finds_the_drought(demo, indicators,
         assert np.nanmean(np.abs(ind.ndvi_zscore.values[when][:, outside])) < 2
         # indicators now exist for (nearly) every pixel and period, not only the clear ones
         assert np.isfinite(ind.ndvi_vci.values[when][:, inside]).mean() > 0.95
+
+
+def test_zonal_time_series_rank_the_drought_district_first(disk_run, demo):
+    df = pd.read_parquet(disk_run / "zonal.parquet")
+    assert list(df.columns) == [
+        "region",
+        "time",
+        "variable",
+        "mean",
+        "std",
+        "count",
+        "valid_fraction",
+    ]
+    csv = pd.read_csv(disk_run / "zonal.csv")
+    assert len(csv) == len(df)
+    names = [f["properties"]["name"] for f in json.loads(demo.regions.read_text())["features"]]
+    assert sorted(df.region.unique()) == sorted(names)
+    assert {"ndvi", "ndvi_vci", "ndvi_zscore", "ndwi_vci"} <= set(df.variable)
+    assert df.valid_fraction.between(0, 1).all()
+    drought = next(
+        f["properties"]["name"]
+        for f in json.loads(demo.regions.read_text())["features"]
+        if f["properties"]["drought"]
+    )
+    vci = df[
+        (df.variable == "ndvi_vci") & (df.time >= demo.drought_start) & (df.time <= "2023-04-21")
+    ]
+    by_region = vci.groupby("region")["mean"].mean().sort_values()
+    assert by_region.index[0] == drought
+    # the zonal mean equals the pixel mean where a region's pixels are all valid
+    comp = xr.open_zarr(disk_run / "composites.zarr")
+    assert comp.sizes["time"] == df[(df.variable == "ndvi")].groupby("region").size().iloc[0]
+
+
+def test_report_lists_every_region_with_the_drought_district_first(disk_run, demo):
+    html = (disk_run / "report" / "index.html").read_text()
+    features = json.loads(demo.regions.read_text())["features"]
+    for f in features:
+        assert html.count(f">{f['properties']['name']}<") >= 1
+    for src in re.findall(r'<img[^>]+src="([^"]+)"', html):
+        assert (disk_run / "report" / src).stat().st_size > 5000

@@ -4,7 +4,8 @@
 >>> result = vegcube.run("recipe.yaml")          # the whole chain, DESIGN.md's output layout
 
 Each step is a module of functions on xarray objects: `aoi`, `catalog`, `cube`, `mask`,
-`indices`, `composite`, `synthesis`, `gapfill`, `reference`, `indicators`, `export`.
+`indices`, `composite`, `synthesis`, `gapfill`, `reference`, `indicators`, `zonal`,
+`export`, `report`.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from . import (
     indices,
     mask,
     reference,
+    report,
     sensors,
     synthesis,
+    zonal,
 )
 from .errors import BandError, DataError, RecipeError, SourceError, VegcubeError
 from .recipe import Recipe, load_recipe
@@ -49,7 +52,9 @@ __all__ = [
     "mask",
     "plan",
     "reference",
+    "report",
     "run",
     "sensors",
     "synthesis",
+    "zonal",
 ]

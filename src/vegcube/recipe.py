@@ -27,6 +27,7 @@ __all__ = [
     "OutputSpec",
     "Recipe",
     "ReferenceSpec",
+    "RegionsSpec",
     "SourceSpec",
     "TimeSpec",
     "load_recipe",
@@ -164,6 +165,17 @@ class GapfillSpec(_Section):
         return dict(self.model_extra or {})
 
 
+class RegionsSpec(_Section):
+    """Regions for per-region time series (OUT/zonal.parquet and .csv)."""
+
+    path: Path = Field(
+        description="vector file of the regions (any format pyogrio reads)",
+        examples=["districts.geojson"],
+    )
+    id: str = Field("name", description="attribute holding each region's unique name")
+    layer: str | None = Field(None, description="layer name inside `path` (GeoPackage)")
+
+
 class ReferenceSpec(_Section):
     """Years forming the historical reference."""
 
@@ -202,6 +214,7 @@ class OutputSpec(_Section):
     formats: list[Literal["zarr", "cog", "netcdf"]] = Field(
         ["zarr"], description="zarr, cog, netcdf"
     )
+    report: bool = Field(False, description="write OUT/report/index.html (maps, plots, table)")
 
 
 class DaskSpec(_Section):
@@ -246,11 +259,14 @@ class Recipe(_Section):
         examples=[["vci", "zscore", "anomaly", "drought_class"]],
     )
     drought_classes: DroughtClasses = DroughtClasses()
+    regions: RegionsSpec | None = Field(None, description="per-region statistics, optional")
     output: OutputSpec
     dask: DaskSpec = DaskSpec()
 
     @model_validator(mode="after")
     def _consistent(self) -> Recipe:
+        if self.output.report and not {"vci", "zscore", "anomaly"} <= set(self.indicators):
+            raise ValueError("output: report needs indicators vci, zscore and anomaly")
         if self.indicators and self.reference is None:
             raise ValueError("indicators: need a `reference: {start, end}` section")
         if self.reference is not None and (
@@ -335,13 +351,16 @@ def _rebase(recipe: Recipe, base: Path) -> Recipe:
         return p if p.is_absolute() else base / p
 
     out = recipe.output.model_copy(update={"dir": fix(recipe.output.dir)})
+    regions = recipe.regions
+    if regions is not None:
+        regions = regions.model_copy(update={"path": fix(regions.path)})
     aoi = recipe.aoi
     if aoi.path is not None:
         aoi = aoi.model_copy(update={"path": fix(aoi.path)})
     src = recipe.source
     if "://" not in src.catalog and src.catalog.endswith(".json"):
         src = src.model_copy(update={"catalog": str(fix(Path(src.catalog)))})
-    return recipe.model_copy(update={"output": out, "aoi": aoi, "source": src})
+    return recipe.model_copy(update={"output": out, "aoi": aoi, "source": src, "regions": regions})
 
 
 def template() -> str:
@@ -349,22 +368,33 @@ def template() -> str:
 
     Generated from the model, so it lists exactly the accepted keys; it validates as is.
     """
-    lines = ["# vegcube recipe: every key, its default and what is accepted", ""]
+    lines = [
+        "# vegcube recipe: every key, its default and what is accepted",
+        "# Optional sections are commented out: remove the leading '# ' to use them.",
+        "",
+    ]
 
-    def walk(model: type[BaseModel], indent: str) -> None:
+    def walk(model: type[BaseModel], indent: str, off: str = "") -> None:
         for name, field in model.model_fields.items():
             sub = _section_type(field.annotation)
             if sub is not None:
                 doc = (sub.__doc__ or "").strip().splitlines()[0]
-                lines.append(f"{indent}{name}:  # {doc}")
-                walk(sub, indent + "  ")
+                optional = field.default is None and name not in _ACTIVE_OPTIONAL
+                mark = off or ("# " if optional else "")
+                lines.append(f"{mark}{indent}{name}:  # {doc}")
+                walk(sub, indent + "  ", mark)
                 continue
             value = field.examples[0] if field.examples else field.default
             note = " (required)" if field.is_required() else ""
-            lines.append(f"{indent}{name}: {_yaml_value(value)}  # {field.description}{note}")
+            text = f"{name}: {_yaml_value(value)}  # {field.description}{note}"
+            lines.append(f"{off}{indent}{text}")
 
     walk(Recipe, "")
     return "\n".join(lines) + "\n"
+
+
+#: optional sections the template shows switched on (the indicators in it need a reference)
+_ACTIVE_OPTIONAL = ("reference",)
 
 
 def _section_type(ann: Any) -> type[BaseModel] | None:

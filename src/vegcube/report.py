@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+import dask
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -29,17 +30,15 @@ if TYPE_CHECKING:
 __all__ = ["write"]
 
 #: drought class code → (name, colour); no data is drawn grey
-CLASS_COLOURS = {
-    0: ("none", "#ffffff"),
-    1: ("mild", "#ffe34d"),
-    2: ("moderate", "#ff9a1f"),
-    3: ("severe", "#e3261b"),
-    4: ("extreme", "#7a0010"),
-}
+CLASS_COLOURS = {0: ("none", "#ffffff"), 1: ("mild", "#ffe34d"), 2: ("moderate", "#ff9a1f"),
+                 3: ("severe", "#e3261b"), 4: ("extreme", "#7a0010")}  # fmt: skip
 NODATA_COLOUR = "#9e9e9e"
 DPI = 100
 ZONAL_COLUMNS = ("region", "time", "variable", "mean", "std", "count", "valid_fraction")
 _STATS = ("mean", "std", "min", "max")
+#: ranking table column → (heading, number format)
+_TABLE = {"vci": ("mean VCI", ".1f"), "zscore": ("mean z-score", ".2f"),
+          "drought_class": ("mean class", ".2f"), "share": ("area ≥ moderate", ".0%")}  # fmt: skip
 _SCRIPT = """<script>
 window.addEventListener("load", function () {
   var imgs = document.images, ok = 0;
@@ -50,7 +49,8 @@ window.addEventListener("load", function () {
 });
 </script>"""
 _CSS = """body{font-family:sans-serif;margin:2em auto;max-width:1250px;color:#222}
-figure{display:inline-block;margin:0 1em 1em 0}figcaption{font-size:.9em;color:#555}
+figure{margin:0 0 1.5em}figcaption{font-size:.9em;color:#555}img{max-width:100%;height:auto}
+.maps{display:grid;grid-template-columns:repeat(auto-fit,minmax(360px,1fr));gap:1em}
 table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .7em;text-align:right}
 td:nth-child(2),th:nth-child(2){text-align:left}.meta{color:#555}"""
 
@@ -81,14 +81,14 @@ def write(
     """
     _check(composites, reference, indicators, variable, zonal)
     _require_matplotlib()
-    t = _latest_period(composites, indicators, variable)
-    comp_t, ind_t = composites.sel(time=t), indicators.sel(time=t)
     area = _area_series(composites, reference, indicators, variable)
-    series = {"whole area": area}
+    t = _latest_period(area, variable)
+    comp_t, ind_t = composites.sel(time=t), indicators.sel(time=t)
+    regions = {"whole area": area}
     if zonal is not None:
-        series.update(_zonal_series(zonal, composites, reference, variable))
-    regions = series if zonal is None else {k: v for k, v in series.items() if k != "whole area"}
+        regions = _zonal_series(zonal, composites, reference, variable)
     table = _ranking(regions, t)
+    series = {"whole area": area, **regions}
     final = Path(out_dir) / "report"
     with atomic_path(final) as tmp:
         tmp.mkdir(parents=True)
@@ -129,20 +129,20 @@ def _check(
         raise RecipeError(f"report: zonal table lacks columns {lost}; needs {list(ZONAL_COLUMNS)}")
 
 
-def _latest_period(comp: xr.Dataset, ind: xr.Dataset, var: str) -> pd.Timestamp:
+def _latest_period(area: pd.DataFrame, var: str) -> pd.Timestamp:
     """The latest period with indicator values, else the latest with composite values."""
-    has_comp = comp[var].notnull().any(("y", "x")).to_series()
-    has_ind = ind[f"{var}_anomaly"].notnull().any(("y", "x")).to_series()
-    both = has_comp & has_ind.reindex(has_comp.index, fill_value=False)
-    for ok in (both, has_comp & has_comp.index.isin(has_ind.index)):
+    for ok in (area["has_comp"] & area["has_ind"], area["has_comp"]):
         if ok.any():
             return pd.Timestamp(ok[ok].index.max())
-    raise DataError(f"report: no period has any valid {var!r} value shared by the datasets")
+    raise DataError(f"report: no period has any valid {var!r} value")
 
 
 def _area_series(comp: xr.Dataset, ref: xr.Dataset, ind: xr.Dataset, var: str) -> pd.DataFrame:
-    """Spatial means per period; the envelope is the reference averaged over pixels."""
-    dims = ("y", "x")
+    """Spatial means per period (one dask computation); envelope = reference pixel means."""
+    dims, times = ("y", "x"), comp.indexes["time"]
+    poy, end = np.asarray(comp["period_of_year"].values), np.asarray(comp["period_end"].values)
+    comp, ind = comp.reset_coords(drop=True), ind.reset_coords(drop=True)  # no coord checks
+    ind = ind.reindex(time=times)
     cls = ind[f"{var}_drought_class"]
     cls = cls.where(cls >= 0)
     red = xr.Dataset(
@@ -152,14 +152,16 @@ def _area_series(comp: xr.Dataset, ref: xr.Dataset, ind: xr.Dataset, var: str) -
             "zscore": ind[f"{var}_zscore"].mean(dims),
             "drought_class": cls.mean(dims),
             "share": (cls >= 2).where(cls.notnull()).mean(dims),
+            "has_comp": comp[var].notnull().any(dims),
+            "has_ind": ind[f"{var}_anomaly"].notnull().any(dims),
         }
     )
-    df = red.drop_vars([c for c in red.coords if c != "time"]).compute().to_dataframe()
-    r = ref[[f"{var}_{s}" for s in _STATS]].mean(dims).compute()
-    poy = np.asarray(comp["period_of_year"].values)
+    ref_means = ref.reset_coords(drop=True)[[f"{var}_{s}" for s in _STATS]].mean(dims)
+    red, ref_means = dask.compute(red, ref_means)
+    df = red.to_dataframe()
     for s in _STATS:
-        df[f"ref_{s}"] = pd.Series(r[f"{var}_{s}"].sel(period_of_year=poy).values, comp.time.values)
-    df["end"] = pd.Series(np.asarray(comp["period_end"].values), comp.time.values)
+        df[f"ref_{s}"] = ref_means[f"{var}_{s}"].sel(period_of_year=poy).to_numpy()
+    df["end"] = end
     return df
 
 
@@ -191,7 +193,7 @@ def _zonal_series(
 
 def _ranking(series: dict[str, pd.DataFrame], t: pd.Timestamp) -> pd.DataFrame:
     """One row per region at period `t`, most severe first (mean VCI, then z-score)."""
-    cols = ["vci", "zscore", "drought_class", "share"]
+    cols = list(_TABLE)
     rows = [df.reindex([t])[cols].iloc[0].rename(name) for name, df in series.items()]
     table = pd.DataFrame(rows, columns=cols).astype("float64")
     table["region"] = table.index.astype(str)
@@ -240,84 +242,63 @@ def _figure(size: tuple[float, float]) -> Figure:
     return fig
 
 
-def _map(da: xr.DataArray, title: str, **kw: Any) -> Any:
-    """One map in map coordinates (CRS name in the title); returns (figure, axes)."""
+def _map(da: xr.DataArray, title: str, cmap: Any, **kw: Any) -> Any:
+    """Save one map in map coordinates (CRS name in the title); returns its axes."""
     name, scale, unit = _crs_axes(da)
     extent, origin = _extent(da, scale)
     fig = _figure((6.4, 5.2))
     ax = fig.add_subplot()
-    colorbar = kw.pop("colorbar", None)
-    im = ax.imshow(
-        np.ma.masked_invalid(da.to_numpy().astype("float64")),
-        extent=extent,
-        origin=origin,
-        interpolation="nearest",
-        **kw,
-    )
-    ax.set_title(f"{title}\n{name}", fontsize=10)
-    ax.set_xlabel(f"x ({unit})")
-    ax.set_ylabel(f"y ({unit})")
-    ax.set_aspect("equal")
-    if colorbar is not None:
-        fig.colorbar(im, ax=ax, shrink=0.85, label=colorbar)
+    label = kw.pop("colorbar", None)
+    data = np.ma.masked_invalid(da.to_numpy().astype("float64"))
+    cmap = cmap.with_extremes(bad=NODATA_COLOUR)
+    im = ax.imshow(data, extent=extent, origin=origin, interpolation="nearest", cmap=cmap, **kw)
+    ax.set(title=f"{title}\n{name}", xlabel=f"x ({unit})", ylabel=f"y ({unit})", aspect="equal")
+    ax.ticklabel_format(useOffset=False, style="plain")
+    if label is not None:
+        fig.colorbar(im, ax=ax, shrink=0.85, label=label)
     return fig, ax
 
 
 def _maps(folder: Path, comp_t: xr.Dataset, ind_t: xr.Dataset, var: str) -> list[_Image]:
+    from matplotlib import colormaps
     from matplotlib.colors import BoundaryNorm, ListedColormap
     from matplotlib.patches import Patch
 
     day = pd.Timestamp(comp_t["time"].values).date()
-    cls = ind_t[f"{var}_drought_class"].compute()
-    cls = cls.where(cls >= 0)
+    cls, anom, count = dask.compute(
+        ind_t[f"{var}_drought_class"], ind_t[f"{var}_anomaly"], comp_t[f"{var}_count"]
+    )
     cmap = ListedColormap([c for _, c in CLASS_COLOURS.values()])
-    cmap.set_bad(NODATA_COLOUR)
     norm = BoundaryNorm(np.arange(-0.5, 5.5), cmap.N)
-    fig, ax = _map(cls, f"Drought class ({var} VCI), {day}", cmap=cmap, norm=norm)
+    title = f"Drought class ({var} VCI), {day}"
+    fig, ax = _map(cls.where(cls >= 0), title, cmap, norm=norm)
     handles = [Patch(facecolor=c, edgecolor="#444", label=n) for n, c in CLASS_COLOURS.values()]
     handles.append(Patch(facecolor=NODATA_COLOUR, edgecolor="#444", label="no data"))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=8)
     fig.savefig(folder / "drought_class.png", dpi=DPI)
-
-    anom = ind_t[f"{var}_anomaly"].compute()
     lim = float(np.nanmax(np.abs(anom.to_numpy()))) if anom.notnull().any() else 0.0
-    lim = lim if lim > 0 else 1e-3
+    lim = lim if lim > 0 else 1e-3  # symmetric limits: 0 is the middle of the colour bar
+    label = f"{var} − reference mean"
     fig, _ = _map(
-        anom,
-        f"{var.upper()} anomaly, {day}",
-        cmap="BrBG",
-        vmin=-lim,
-        vmax=lim,
-        colorbar=f"{var} − reference mean",
+        anom, f"{var} anomaly, {day}", colormaps["BrBG"], colorbar=label, vmin=-lim, vmax=lim
     )
     fig.savefig(folder / "anomaly.png", dpi=DPI)
-
-    count = comp_t[f"{var}_count"].compute()
     fig, _ = _map(
-        count,
+        count.where(count >= 0),
         f"Valid observations, {day}",
-        cmap="viridis",
+        colormaps["viridis"],
         vmin=0,
         colorbar="observations in the period",
     )
     fig.savefig(folder / "count.png", dpi=DPI)
     return [
-        _Image(
-            "drought_class.png",
-            f"Map of {var} drought classes on {day}",
-            "Drought class from VCI: none, mild, moderate, severe, extreme; grey = no data.",
-        ),
-        _Image(
-            "anomaly.png",
-            f"Map of the {var} anomaly on {day}",
-            "Anomaly = value − reference mean of the same period of year (symmetric scale).",
-        ),
-        _Image(
-            "count.png",
-            f"Map of valid observations per pixel on {day}",
-            "Number of valid (cloud-free) observations behind each composite pixel.",
-        ),
-    ]
+        _Image("drought_class.png", f"Map of {var} drought classes on {day}",
+               "Drought class from VCI: none, mild, moderate, severe, extreme; grey: no data."),
+        _Image("anomaly.png", f"Map of the {var} anomaly on {day}",
+               "Anomaly: value − reference mean of the same period of year; grey: no data."),
+        _Image("count.png", f"Map of valid observations per pixel on {day}",
+               "Valid (cloud-free) observations behind each composite pixel."),
+    ]  # fmt: skip
 
 
 def _series_plot(folder: Path, name: str, df: pd.DataFrame, var: str, i: int) -> _Image:
@@ -371,18 +352,11 @@ def _html(
     poy = int(comp_t["period_of_year"].values)
     period = f"{t.date()} – {end} (period of year {poy})"
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    heads = {
-        "vci": "mean VCI",
-        "zscore": "mean z-score",
-        "drought_class": "mean class",
-        "share": "area ≥ moderate",
-    }
-    specs = {"vci": ".1f", "zscore": ".2f", "drought_class": ".2f", "share": ".0%"}
-    cols = [c for c in heads if c in table.columns]
-    head = "".join(f"<th>{e(heads[c])}</th>" for c in cols)
+    cols = [c for c in _TABLE if c in table.columns]
+    head = "".join(f"<th>{e(_TABLE[c][0])}</th>" for c in cols)
     rows = "\n".join(
         f'<tr data-region="{e(r.region)}"><td>{n}</td><td>{e(r.region)}</td>'
-        + "".join(f"<td>{_fmt(getattr(r, c), specs[c])}</td>" for c in cols)
+        + "".join(f"<td>{_fmt(getattr(r, c), _TABLE[c][1])}</td>" for c in cols)
         + "</tr>"
         for n, r in enumerate(table.itertuples(index=False), 1)
     )
@@ -405,7 +379,9 @@ def _html(
 <h1>{e(title)}</h1>
 <p class="meta">Generated {e(now)} · variable <b>{e(var)}</b> · period shown: {e(period)}</p>
 <h2>Latest period</h2>
+<div class="maps">
 {maps}
+</div>
 <h2>Regions ranked by drought severity ({e(str(t.date()))})</h2>
 <table id="ranking"><thead><tr><th>rank</th><th>region</th>{head}</tr></thead>
 <tbody>

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pystac
 import xarray as xr
 
@@ -31,8 +32,10 @@ from . import (
     indices,
     mask,
     reference,
+    report,
     sensors,
     synthesis,
+    zonal,
 )
 from .errors import RecipeError, SourceError
 from .recipe import Recipe, load_recipe
@@ -64,6 +67,7 @@ class Plan:
     grid: Any
     items: list[pystac.Item]
     bands: list[str]
+    regions: zonal.Regions | None = None
 
 
 @dataclass
@@ -116,7 +120,10 @@ def plan(recipe: Recipe | dict[str, Any] | str | os.PathLike[str]) -> Plan:
                 f"reference: {rc.reference.start}..{rc.reference.end} holds no scene; the data "
                 f"found spans {first.date()}..{last.date()}"
             )
-    return Plan(rc, geom, gbox, items, bands)
+    regions = None
+    if rc.regions is not None:  # read now: a bad regions file is bad input, found before work
+        regions = zonal.read_regions(rc.regions.path, id=rc.regions.id, layer=rc.regions.layer)
+    return Plan(rc, geom, gbox, items, bands, regions)
 
 
 @contextlib.contextmanager
@@ -191,7 +198,7 @@ def _chain(p: Plan, result: RunResult, say: Callable[[str], None]) -> None:
     if rc.gapfill is not None:
         series = timed("gapfilled", lambda: _gapfill(comp, rc))
         products["gapfilled"] = series
-    ref_spec = rc.reference
+    ref_spec, ref = rc.reference, None
     if ref_spec is not None:
         ref = timed(
             "reference",
@@ -213,6 +220,23 @@ def _chain(p: Plan, result: RunResult, say: Callable[[str], None]) -> None:
             )
     cog_vars = list(rc.indices) + [f"{i}_{k}" for i in rc.indices for k in rc.indicators]
     _extra_formats(rc, result, products, cog_vars)
+    table = None
+    if p.regions is not None:
+        t = time.perf_counter()
+        say("zonal statistics …")
+        parts = [zonal.stats(products[k], p.regions) for k in ("composites", "indicators")
+                 if k in products]  # fmt: skip
+        table = pd.concat(parts).sort_values(["region", "variable", "time"], ignore_index=True)
+        result.outputs["zonal"], result.outputs["zonal_csv"] = zonal.write(table, out)
+        result.timings["zonal"] = round(time.perf_counter() - t, 3)
+    if rc.output.report and ref is not None:  # the recipe guarantees indicators with a report
+        t = time.perf_counter()
+        say("report …")
+        result.outputs["report"] = report.write(
+            out, composites=comp, reference=ref, indicators=products["indicators"],
+            variable=rc.indices[0], zonal=table,
+        )  # fmt: skip
+        result.timings["report"] = round(time.perf_counter() - t, 3)
 
 
 def _gapfill(comp: xr.Dataset, rc: Recipe) -> xr.Dataset:
