@@ -35,6 +35,8 @@ CLASS_COLOURS = {0: ("none", "#ffffff"), 1: ("mild", "#ffe34d"), 2: ("moderate",
 NODATA_COLOUR = "#9e9e9e"
 DPI = 100
 ZONAL_COLUMNS = ("region", "time", "variable", "mean", "std", "count", "valid_fraction")
+#: region means over a smaller valid share of the region are left out of its series
+MIN_VALID_FRACTION = 0.5
 _STATS = ("mean", "std", "min", "max")
 #: ranking table column → (heading, number format)
 _TABLE = {"vci": ("mean VCI", ".1f"), "zscore": ("mean z-score", ".2f"),
@@ -171,7 +173,9 @@ def _zonal_series(
     """Per-region means; the envelope is each region's own mean series over the reference years."""
     names = {var: "value", f"{var}_vci": "vci", f"{var}_zscore": "zscore"}
     names[f"{var}_drought_class"] = "drought_class"
-    z = zonal[zonal["variable"].isin(names)].assign(time=lambda d: pd.to_datetime(d["time"]))
+    # a region's mean over less than half of its area (clouds) is not its value: leave a gap
+    keep = zonal["variable"].isin(names) & (zonal["valid_fraction"] >= MIN_VALID_FRACTION)
+    z = zonal[keep].assign(time=lambda d: pd.to_datetime(d["time"]))
     wide = z.pivot_table(index=["region", "time"], columns="variable", values="mean")
     wide = wide.rename(columns=names).reindex(columns=[*names.values(), "share"])
     times = pd.DatetimeIndex(comp.time.values)
