@@ -56,9 +56,10 @@ def compute(
         raise ValueError(f"unknown indicators {unknown}; choose from {list(INDICATORS)}")
     poy = xr.DataArray(np.asarray(comp["period_of_year"].values), dims="time")
     out = xr.Dataset(coords={k: v for k, v in comp.coords.items() if k != "spatial_ref"})
+    # each period's reference, looked up once for all variables
+    r = ref.sel(period_of_year=poy).drop_vars("period_of_year")
     for name in variables:
         x = comp[name]
-        r = ref.sel(period_of_year=poy).drop_vars("period_of_year")
         count = r[f"{name}_count"]
         enough = count >= min_years
         mean, std = r[f"{name}_mean"], r[f"{name}_std"]

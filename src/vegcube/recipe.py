@@ -42,6 +42,11 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _check_order(start: dt.date, end: dt.date) -> None:
+    if end < start:
+        raise ValueError(f"end {end} is before start {start}")
+
+
 class AOISpec(_Section):
     """Area of interest: exactly one of bbox, path or geometry."""
 
@@ -79,8 +84,7 @@ class TimeSpec(_Section):
 
     @model_validator(mode="after")
     def _ordered(self) -> TimeSpec:
-        if self.end < self.start:
-            raise ValueError(f"end {self.end} is before start {self.start}")
+        _check_order(self.start, self.end)
         return self
 
 
@@ -187,8 +191,7 @@ class ReferenceSpec(_Section):
 
     @model_validator(mode="after")
     def _ordered(self) -> ReferenceSpec:
-        if self.end < self.start:
-            raise ValueError(f"end {self.end} is before start {self.start}")
+        _check_order(self.start, self.end)
         return self
 
 
