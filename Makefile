@@ -8,7 +8,7 @@ PYTHON ?= python3
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test,report]"
+	$(PY) -m pip install --quiet -e ".[test,report,s2cloudless]"
 	touch $@
 
 demo: $(VENV)/.installed

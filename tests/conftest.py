@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
 import pytest
-import rioxarray
-import xarray as xr
-from pyproj import Transformer
 
 from vegcube.testing.demo import DemoArchive, generate_archive
+from vegcube.testing.truth import drought_time, truth_masks
+
+__all__ = ["drought_time", "truth_masks"]  # tests import them from here
 
 
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory) -> DemoArchive:
     """Five years (2019–2023), 1 km × 1 km, a scene every 5 days: the drought is in 2023."""
     return generate_archive(tmp_path_factory.mktemp("demo"), size=100, revisit_days=5)
+
+
+@pytest.fixture(scope="session")
+def demo_run(demo, tmp_path_factory):
+    """What `vegcube demo` runs, on the `demo` archive: the outputs folder (shared, read-only)."""
+    import vegcube
+
+    out = tmp_path_factory.mktemp("demo-run")
+    vegcube.run(demo.demo_recipe(out))
+    return out
 
 
 @pytest.fixture(scope="session")
@@ -41,23 +49,3 @@ def small_no_raster_bands(tmp_path_factory) -> DemoArchive:
         end="2022-03-31",
         raster_bands=False,
     )
-
-
-def truth_masks(archive: DemoArchive, like: xr.DataArray) -> tuple[np.ndarray, np.ndarray]:
-    """Land-cover codes and the drought-place mask on the grid of `like` (y, x)."""
-    lc = rioxarray.open_rasterio(archive.landcover).squeeze(drop=True)
-    lc = lc.rio.reproject_match(like, resampling=0).values
-    tr = Transformer.from_crs(4326, archive.epsg, always_xy=True)
-    w, s, e, n = archive.drought_bbox
-    x0, y0 = tr.transform(w, s)
-    x1, y1 = tr.transform(e, n)
-    xx, yy = np.meshgrid(like.x.values, like.y.values)
-    place = (xx >= x0) & (xx <= x1) & (yy >= y0) & (yy <= y1)
-    return lc, place
-
-
-def drought_time(archive: DemoArchive, ds: xr.Dataset) -> np.ndarray:
-    """Periods lying wholly inside the drought's dates."""
-    start = pd.DatetimeIndex(ds.time.values)
-    end = pd.DatetimeIndex(ds.period_end.values)
-    return np.asarray((start >= archive.drought_start) & (end <= archive.drought_end))

@@ -49,8 +49,8 @@ def test_bad_recipe_exits_2_naming_every_field(tmp_path):
     ("change", "words"),
     [
         (
-            {"source": {"catalog": "CATALOG", "collection": "landsat-c2-l2"}},
-            "source.collection: 'landsat-c2-l2' is not supported",
+            {"source": {"catalog": "CATALOG", "collection": "viirs-13a1"}},
+            "source.collection: 'viirs-13a1' is not supported",
         ),
         ({"source": {"catalog": "/no/such/catalog.json"}}, "source.catalog"),
         ({"time": {"start": "2015-01-01", "end": "2015-12-31"}}, "no sentinel-2-l2a scenes"),

@@ -122,3 +122,75 @@ def test_missing_band_names_band_and_assets(small):
         cube.asset_keys(items, ["red", "rededge1"], collection="sentinel-2-l2a")
     keys = cube.asset_keys(items, ["red", "scl"], collection="sentinel-2-l2a")
     assert keys == {"red": "red", "scl": "scl"}
+
+
+def _split_into_two_tiles(items, folder, bands, overlap=4):
+    """Each scene as two overlapping half-tile items of adjacent tiles (same pass, 3 s apart)."""
+    import pystac
+    from pyproj import Transformer
+    from rasterio.windows import Window, bounds, transform
+
+    out = []
+    for item in items:
+        with rasterio.open(item.assets[bands[0]].get_absolute_href()) as src:
+            width, crs = src.width, src.crs
+        to_ll = Transformer.from_crs(crs, 4326, always_xy=True)
+        halves = {
+            "58KEB": (0, width // 2 + overlap),
+            "58KEC": (width // 2 - overlap, width),
+        }
+        for k, (tile, (c0, c1)) in enumerate(halves.items()):
+            clone = item.clone()
+            clone.id = f"{item.id}_{tile}"
+            clone.datetime = item.datetime + dt.timedelta(seconds=3 * k)
+            for key in ("s2:mgrs_tile", "grid:code"):
+                if key in clone.properties:
+                    clone.properties[key] = f"MGRS-{tile}" if key == "grid:code" else tile
+            clone.properties["mgrs:grid_square"] = tile[-2:]
+            for band in bands:
+                href = item.assets[band].get_absolute_href()
+                with rasterio.open(href) as src:
+                    scale = width // src.width  # 20 m bands: half as many pixels
+                    win = Window(c0 // scale, 0, (c1 - c0) // scale, src.height)
+                    profile = {
+                        **src.profile,
+                        "width": int(win.width),
+                        "transform": transform(win, src.transform),
+                    }
+                    path = folder / f"{clone.id}_{band}.tif"
+                    with rasterio.open(path, "w", **{**profile, "driver": "GTiff"}) as dst:
+                        dst.write(src.read(window=win))
+                    box_ = bounds(win, src.transform)
+                asset = clone.assets[band]
+                asset.href = str(path)
+                asset.extra_fields["proj:shape"] = [src.height, int(win.width)]
+                asset.extra_fields["proj:transform"] = list(profile["transform"])[:6]
+            xs, ys = to_ll.transform(
+                [box_[0], box_[2], box_[2], box_[0]], [box_[1]] * 2 + [box_[3]] * 2
+            )
+            ring = [*zip(xs, ys, strict=True), (xs[0], ys[0])]
+            clone.geometry = {"type": "Polygon", "coordinates": [ring]}
+            clone.bbox = [min(xs), min(ys), max(xs), max(ys)]
+            for key in ("proj:shape", "proj:transform", "proj:bbox"):
+                clone.properties.pop(key, None)
+            out.append(pystac.Item.from_dict(clone.to_dict(transform_hrefs=False)))
+    return out
+
+
+def test_adjacent_tiles_of_one_pass_make_one_time_step(small, tmp_path):
+    """Scenes of two adjacent tiles acquired on one pass are one solar day: one time step,
+    fused, equal to the whole scene (search keeps both tiles: they are not duplicates)."""
+    from odc.geo.geobox import GeoBox
+
+    items = items_of(small)[:4]
+    bands = ["red", "nir", "scl"]
+    tiles = _split_into_two_tiles(items, tmp_path, bands)
+    assert len(catalog.deduplicate(tiles)) == 8  # two tiles of one pass are not duplicates
+    with rasterio.open(items[0].assets["red"].get_absolute_href()) as src:
+        native = GeoBox((src.height, src.width), src.transform, src.crs)  # no resampling
+    whole = cube.load(items, bands, grid=native).load()
+    fused = cube.load(tiles, bands, grid=native).load()
+    assert fused.sizes["time"] == whole.sizes["time"] == 4
+    np.testing.assert_array_equal(fused.solar_day.values, whole.solar_day.values)
+    for band in bands:
+        np.testing.assert_array_equal(fused[band].values, whole[band].values, err_msg=band)

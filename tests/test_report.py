@@ -19,7 +19,6 @@ import xarray as xr
 import vegcube
 from conftest import truth_masks
 from vegcube import indicators, reference, report
-from vegcube.testing.demo import generate_archive
 
 pytest.importorskip("matplotlib", reason="the 'report' extra (matplotlib) is not installed")
 
@@ -187,28 +186,17 @@ def test_missing_matplotlib_names_the_extra(synthetic, tmp_path, monkeypatch):
     assert not (tmp_path / "report").exists()
 
 
-@pytest.fixture(scope="session")
-def real_run(tmp_path_factory):
-    """A quick real run (600 m, a scene every 10 days, 2019–2023): ~30 s."""
-    archive = generate_archive(tmp_path_factory.mktemp("rep-archive"), size=60, revisit_days=10)
-    out = tmp_path_factory.mktemp("rep-out")
-    recipe = archive.recipe(out)
-    recipe["output"]["formats"] = ["zarr"]
-    vegcube.run(recipe)
-    return archive, out
-
-
 @pytest.mark.slow
-def test_report_on_real_outputs(real_run):
-    archive, out = real_run
+def test_report_on_real_outputs(demo, demo_run, tmp_path):
+    out = demo_run  # what `vegcube demo` runs (conftest)
     cut = slice(None, "2023-04-10")  # the latest period is then inside the drought
     comp = xr.open_zarr(out / "composites.zarr").sel(time=cut)
     ind = xr.open_zarr(out / "indicators.zarr").sel(time=cut)
     ref = xr.open_zarr(out / "reference.zarr")
-    _, place = truth_masks(archive, comp["ndvi"].isel(time=0))
+    _, place = truth_masks(demo, comp["ndvi"].isel(time=0))
     zonal = _zonal(comp.load(), ind.load(), {"drought place": place, "elsewhere": ~place})
-    html = report.write(out, composites=comp, reference=ref, indicators=ind, zonal=zonal)
-    assert html == out / "report" / "index.html"
+    html = report.write(tmp_path, composites=comp, reference=ref, indicators=ind, zonal=zonal)
+    assert html == tmp_path / "report" / "index.html"
     page = _Page(html.read_text(encoding="utf-8"))
     assert page.regions == ["drought place", "elsewhere"]
     for img in page.images:

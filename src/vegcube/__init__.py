@@ -4,18 +4,20 @@
 >>> result = vegcube.run("recipe.yaml")          # the whole chain, DESIGN.md's output layout
 
 Each step is a module of functions on xarray objects: `aoi`, `catalog`, `cube`, `mask`,
-`indices`, `composite`, `synthesis`, `gapfill`, `reference`, `indicators`, `zonal`,
-`export`, `report`.
+`calibrate` (cross-sensor), `indices`, `composite`, `synthesis`, `gapfill`, `reference`,
+`indicators`, `zonal`, `export`, `report`.
 """
 
 from __future__ import annotations
 
 from . import (
     aoi,
+    calibrate,
     catalog,
     composite,
     cube,
     export,
+    fetch,
     gapfill,
     indicators,
     indices,
@@ -28,6 +30,7 @@ from . import (
 )
 from .errors import BandError, DataError, RecipeError, SourceError, VegcubeError
 from .recipe import Recipe, load_recipe
+from .routine import update
 from .runner import RunResult, plan, run
 
 __version__ = "0.1.0"
@@ -41,10 +44,12 @@ __all__ = [
     "SourceError",
     "VegcubeError",
     "aoi",
+    "calibrate",
     "catalog",
     "composite",
     "cube",
     "export",
+    "fetch",
     "gapfill",
     "indicators",
     "indices",
@@ -56,5 +61,6 @@ __all__ = [
     "run",
     "sensors",
     "synthesis",
+    "update",
     "zonal",
 ]

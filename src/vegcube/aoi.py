@@ -1,4 +1,10 @@
-"""Area of interest: bbox, GeoJSON or any vector file → lon/lat geometry and a target grid."""
+"""Area of interest: bbox, GeoJSON or any vector file → lon/lat geometry and a target grid.
+
+An AOI crossing the antimeridian (a bbox with west > east, a polygon with longitudes past
+±180, or parts touching both -180 and 180) is refused as bad input with the advice to split
+it at 180° into two runs: the catalog search, the UTM zone of the centre and the lon/lat
+clipping would otherwise see one area spanning the globe.
+"""
 
 from __future__ import annotations
 
@@ -42,16 +48,42 @@ def read_aoi(aoi: AOILike) -> Geometry:
     else:
         assert aoi.path is not None
         return _from_file(aoi.path, aoi.layer)
-    return _check(Geometry(geom, "EPSG:4326"), "aoi")
+    return _check(Geometry(geom, "EPSG:4326"), "aoi.bbox" if aoi.bbox else "aoi.geometry")
 
 
-def _geojson(obj: dict[str, Any], where: str) -> shapely.Geometry:
+def _geojson(obj: Any, where: str) -> shapely.Geometry:
+    if not isinstance(obj, dict):
+        raise RecipeError(
+            f"{where}: not a GeoJSON geometry, Feature or FeatureCollection "
+            f"(a JSON {type(obj).__name__}, not an object)"
+        )
+    kind = obj.get("type")
+    if kind == "FeatureCollection":
+        features = obj.get("features")
+        if not isinstance(features, list) or not features:
+            raise RecipeError(
+                f"{where}: the FeatureCollection has no features; give at least one feature "
+                "with a Polygon or MultiPolygon geometry"
+            )
+        return shapely.union_all(
+            [_feature(f, f"{where} feature {i}") for i, f in enumerate(features)]
+        )
+    if kind == "Feature":
+        return _feature(obj, f"{where} Feature")
+    return _shape(obj, where)
+
+
+def _feature(obj: Any, where: str) -> shapely.Geometry:
+    if not isinstance(obj, dict) or obj.get("geometry") is None:
+        raise RecipeError(
+            f"{where}: has no geometry (its 'geometry' is null or missing); give it a Polygon "
+            "or MultiPolygon in lon/lat"
+        )
+    return _shape(obj["geometry"], where)
+
+
+def _shape(obj: Any, where: str) -> shapely.Geometry:
     try:
-        if obj.get("type") == "FeatureCollection":
-            geoms = [shape(f["geometry"]) for f in obj["features"]]
-            return shapely.union_all(geoms)
-        if obj.get("type") == "Feature":
-            return shape(obj["geometry"])
         return shape(obj)
     except (KeyError, TypeError, ValueError, AttributeError, shapely.errors.ShapelyError) as exc:
         raise RecipeError(
@@ -67,7 +99,8 @@ def _from_file(path: Path, layer: str | None) -> Geometry:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise RecipeError(f"aoi.path: {path} is not readable GeoJSON ({exc})") from exc
-        return _check(Geometry(_geojson(data, f"aoi.path {path}"), "EPSG:4326"), f"aoi {path}")
+        where = f"aoi.path {path}"
+        return _check(Geometry(_geojson(data, where), "EPSG:4326"), where)
     from pyogrio.raw import read
 
     try:
@@ -79,7 +112,7 @@ def _from_file(path: Path, layer: str | None) -> Geometry:
     if wkb is None or len(wkb) == 0:
         raise RecipeError(f"aoi.path: {path} has no features")
     geom = Geometry(shapely.union_all(shapely.from_wkb(wkb)), CRS(meta["crs"]))
-    return _check(geom.to_crs("EPSG:4326"), f"aoi {path}")
+    return _check(_to_lonlat(geom, path), f"aoi.path {path}")
 
 
 def _check(geom: Geometry, where: str) -> Geometry:
@@ -92,9 +125,33 @@ def _check(geom: Geometry, where: str) -> Geometry:
     if g.geom_type not in ("Polygon", "MultiPolygon"):
         raise RecipeError(f"{where}: needs a Polygon or MultiPolygon, got {g.geom_type}")
     w, s, e, n = g.bounds
+    degrees = s >= -90 and n <= 90 and w >= -360 and e <= 360
+    if degrees and (w < -180 < e or w < 180 < e):
+        raise RecipeError(f"{where}: {_ANTIMERIDIAN} (its longitudes run {w:g}..{e:g})")
     if not (w >= -180 and e <= 180 and s >= -90 and n <= 90):
-        raise RecipeError(f"{where}: coordinates are not lon/lat degrees (bounds {g.bounds})")
+        raise RecipeError(
+            f"{where}: coordinates are not lon/lat degrees (bounds {g.bounds}); give the "
+            "geometry in EPSG:4326, or a file with its CRS"
+        )
+    if w <= -180 + 1e-9 and e >= 180 - 1e-9:
+        raise RecipeError(f"{where}: {_ANTIMERIDIAN} (it has parts at both -180 and 180)")
     return geom
+
+
+_ANTIMERIDIAN = (
+    "the area crosses the antimeridian, which is not supported: split it at 180° into two "
+    "runs, one on each side"
+)
+
+
+def _to_lonlat(geom: Geometry, path: Path) -> Geometry:
+    """`geom` in EPSG:4326, refusing a projected area that straddles the antimeridian."""
+    lonlat = geom.to_crs("EPSG:4326")
+    w, _, e, _ = lonlat.geom.bounds
+    # a compact projected area that comes out wider than half the globe wrapped around ±180
+    if e - w > 180 and geom.crs is not None and not geom.crs.geographic:
+        raise RecipeError(f"aoi.path {path}: {_ANTIMERIDIAN} (its longitudes run {w:g}..{e:g})")
+    return lonlat
 
 
 def utm_crs(geom: Geometry) -> CRS:

@@ -1,28 +1,98 @@
-"""Find the scenes: STAC APIs (pystac-client) and static catalogs (pystac), filtered alike."""
+"""Find the scenes: STAC APIs (pystac-client) and static catalogs (pystac), filtered alike.
+
+Named catalogs (`CATALOGS`) know their URL, how their assets are signed and which environment
+variables hold credentials. API searches page through the results, retry HTTP 429/5xx with
+exponential backoff (honouring ``Retry-After``), send the cloud-cover limit to the server when
+it can filter on it, and keep the client-side filters as a safety net. The same scene published
+twice (two processing runs) is kept once: the newest.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import re
 import urllib.error
-from collections.abc import Iterable
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pystac
 from shapely.geometry import box, shape
 
 from .errors import SourceError
 
-__all__ = ["KNOWN_CATALOGS", "resolve_catalog", "search"]
+__all__ = [
+    "CATALOGS",
+    "KNOWN_CATALOGS",
+    "MonthSummary",
+    "NamedCatalog",
+    "Signer",
+    "asset_env",
+    "deduplicate",
+    "monthly_summary",
+    "resolve_catalog",
+    "retry_policy",
+    "scene_key",
+    "search",
+    "signer_for",
+]
 
-KNOWN_CATALOGS = {
-    "earth-search": "https://earth-search.aws.element84.com/v1",
+#: a modifier applied to each item found (e.g. adds a token to its asset hrefs)
+Signer = Callable[[pystac.Item], Any]
+
+
+@dataclass(frozen=True)
+class NamedCatalog:
+    """A STAC API known by name: where it is, how assets are signed, which credentials."""
+
+    name: str
+    url: str
+    description: str
+    #: signing scheme of its assets (None: assets are public or read with credentials)
+    signer: str | None = None
+    #: environment variables read to access its assets (never printed)
+    credentials: tuple[str, ...] = ()
+
+
+CATALOGS: dict[str, NamedCatalog] = {
+    c.name: c
+    for c in (
+        NamedCatalog(
+            "earth-search",
+            "https://earth-search.aws.element84.com/v1",
+            "Element 84 Earth Search v1 (AWS open data; public COGs)",
+        ),
+        NamedCatalog(
+            "planetary-computer",
+            "https://planetarycomputer.microsoft.com/api/stac/v1",
+            "Microsoft Planetary Computer (Azure; assets signed with a SAS token)",
+            signer="planetary-computer",
+            credentials=("PC_SDK_SUBSCRIPTION_KEY",),
+        ),
+        NamedCatalog(
+            "cdse",
+            "https://stac.dataspace.copernicus.eu/v1",
+            "Copernicus Data Space Ecosystem (assets on its S3 endpoint, with your S3 keys)",
+            credentials=("CDSE_S3_ACCESS_KEY", "CDSE_S3_SECRET_KEY"),
+        ),
+    )
 }
+#: name → URL of the named catalogs (kept for callers of earlier versions)
+KNOWN_CATALOGS = {name: c.url for name, c in CATALOGS.items()}
+
+_CDSE_S3_ENDPOINT = "eodata.dataspace.copernicus.eu"
+_CLOUD = "eo:cloud_cover"
+_PAGE_SIZE = 200
+_TIMEOUT = (10.0, 120.0)  # connect, read (seconds)
 
 
 def resolve_catalog(catalog: str) -> str:
     """A known catalog name, URL or path → the URL or absolute path to open."""
-    if catalog in KNOWN_CATALOGS:
-        return KNOWN_CATALOGS[catalog]
+    if catalog in CATALOGS:
+        return CATALOGS[catalog].url
     if "://" in catalog:
         return catalog
     path = Path(catalog).expanduser()
@@ -31,48 +101,274 @@ def resolve_catalog(catalog: str) -> str:
     if not path.is_file():
         raise SourceError(
             f"source.catalog: {catalog!r} is neither a known catalog "
-            f"({', '.join(KNOWN_CATALOGS)}), a URL, nor an existing catalog.json"
+            f"({', '.join(CATALOGS)}), a URL, nor an existing catalog.json"
         )
     return str(path.resolve())
+
+
+def _named(catalog: str) -> NamedCatalog | None:
+    if catalog in CATALOGS:
+        return CATALOGS[catalog]
+    url = catalog.rstrip("/")
+    return next((c for c in CATALOGS.values() if c.url == url), None)
+
+
+def signer_for(catalog: str) -> Signer | None:
+    """The signer a named catalog (or its URL) needs for its assets; None if it needs none.
+
+    Planetary Computer's signer comes from the optional ``planetary-computer`` package.
+    """
+    named = _named(catalog)
+    if named is None or named.signer is None:
+        return None
+    try:
+        import planetary_computer  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        raise SourceError(
+            f"source.catalog: {named.name!r} assets must be signed by the planetary-computer "
+            "package, which is not installed; install it with "
+            "`pip install 'vegcube[planetary-computer]'`"
+        ) from None
+    sign: Signer = planetary_computer.sign_inplace
+    return sign
+
+
+class _Masked(dict[str, str]):
+    """GDAL options holding secrets: their repr never shows the values."""
+
+    def __repr__(self) -> str:
+        shown = {k: ("***" if _secret(k) else v) for k, v in self.items()}
+        return f"{type(self).__name__}({shown!r})"
+
+    __str__ = __repr__
+
+
+def _secret(key: str) -> bool:
+    return any(w in key.upper() for w in ("SECRET", "KEY_ID", "TOKEN", "PASSWORD"))
+
+
+def asset_env(catalog: str) -> dict[str, str]:
+    """GDAL/rasterio options needed to read the assets of `catalog` ({} if none are needed).
+
+    ``cdse``: its assets are ``s3://eodata/...`` objects on CDSE's own S3 endpoint, read with
+    the S3 keys you generate in your CDSE account, taken from ``CDSE_S3_ACCESS_KEY`` and
+    ``CDSE_S3_SECRET_KEY``. The values are never printed (the mapping's repr masks them).
+    """
+    named = _named(catalog)
+    if named is None or named.name != "cdse":
+        return {}
+    missing = [v for v in named.credentials if not os.environ.get(v)]
+    if missing:
+        raise SourceError(
+            f"source.catalog: reading 'cdse' assets needs your CDSE S3 keys in the environment "
+            f"variables {' and '.join(named.credentials)}; not set: {', '.join(missing)} "
+            "(create keys at https://eodata-s3keysmanager.dataspace.copernicus.eu)"
+        )
+    return _Masked(
+        AWS_S3_ENDPOINT=_CDSE_S3_ENDPOINT,
+        AWS_VIRTUAL_HOSTING="FALSE",
+        AWS_HTTPS="YES",
+        AWS_ACCESS_KEY_ID=os.environ[named.credentials[0]],
+        AWS_SECRET_ACCESS_KEY=os.environ[named.credentials[1]],
+    )
+
+
+def retry_policy(*, total: int = 6, backoff: float = 1.0, connect: int = 2) -> Any:
+    """The urllib3 `Retry` of catalog requests: 429/5xx and dropped connections.
+
+    Waits 0, 2, 4, 8 … s (``backoff`` × 2ⁿ, at most 60 s) or what ``Retry-After`` says;
+    POST searches are retried too. An unreachable host is retried ``connect`` times only.
+    """
+    from urllib3 import Retry
+
+    return Retry(
+        total=total,
+        connect=connect,
+        read=2,
+        status=total,
+        backoff_factor=backoff,
+        backoff_max=60,
+        status_forcelist=(429, 500, 502, 503, 504),
+        allowed_methods=None,  # every verb: STAC searches are POSTs without side effects
+        respect_retry_after_header=True,
+        raise_on_status=False,  # the last response reaches pystac-client: its status is shown
+    )
 
 
 def search(
     catalog: str,
     *,
-    collection: str,
+    collection: str | Sequence[str],
     bbox: tuple[float, float, float, float],
     start: dt.date,
     end: dt.date,
     max_cloud_cover: float = 100,
+    sign: Signer | None = None,
+    page_size: int = _PAGE_SIZE,
+    retry: Any = None,
 ) -> list[pystac.Item]:
     """Items of `collection` intersecting `bbox` (lon/lat) acquired from `start` to `end` inclusive.
 
-    `catalog` is a known name, a STAC API URL, or a static catalog (path or URL).
-    Items are returned sorted by datetime, duplicates (same id) removed.
+    `catalog` is a known name (`CATALOGS`), a STAC API URL, or a static catalog (path or URL);
+    `collection` one collection id or several (their items are merged).
+    Items are returned sorted by datetime; the same scene from several processing runs is kept
+    once, the newest (`deduplicate`). `sign` is applied to each item returned; by default a
+    named catalog's own signer is used (`signer_for`). `page_size` is the ``limit`` asked of an
+    API per page; `retry` a urllib3 `Retry` replacing `retry_policy()`.
     """
     href = resolve_catalog(catalog)
+    signer = sign if sign is not None else signer_for(catalog)
+    collections = [collection] if isinstance(collection, str) else list(collection)
     if "://" in href and not href.endswith(".json"):
-        items: Iterable[pystac.Item] = _search_api(href, collection, bbox, start, end)
+        items: Iterable[pystac.Item] = _search_api(
+            href,
+            collections,
+            bbox,
+            start,
+            end,
+            max_cloud_cover,
+            page_size=page_size,
+            retry=retry if retry is not None else retry_policy(),
+        )
     else:
-        items = _walk_static(href, collection)
+        items = (it for c in collections for it in _walk_static(href, c))
     window = box(*bbox)
     t0 = dt.datetime.combine(start, dt.time.min, dt.timezone.utc)
     t1 = dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, dt.timezone.utc)
     found: dict[str, pystac.Item] = {}
-    for item in items:
-        when = item.datetime or item.common_metadata.start_datetime
-        if when is None or not t0 <= _utc(when) < t1:
+    for item in items:  # the safety net: the same filters whatever the server applied
+        when = _when(item)
+        if when is None or not t0 <= when < t1:
             continue
-        if item.properties.get("eo:cloud_cover", 0) > max_cloud_cover:
+        if item.properties.get(_CLOUD, 0) > max_cloud_cover:
             continue
         if item.geometry is not None and not shape(item.geometry).intersects(window):
             continue
         found.setdefault(item.id, item)
-    return sorted(found.values(), key=lambda it: (_utc(it.datetime), it.id))  # type: ignore[arg-type]
+    kept = deduplicate(found.values())
+    if signer is not None:
+        for item in kept:
+            signer(item)
+    return kept
+
+
+def _when(item: pystac.Item) -> dt.datetime | None:
+    when = item.datetime or item.common_metadata.start_datetime
+    return None if when is None else _utc(when)
 
 
 def _utc(t: dt.datetime) -> dt.datetime:
     return t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
+
+
+# --------------------------------------------------------------------------- duplicates
+
+
+def _tile(props: dict[str, Any]) -> str | None:
+    if props.get("s2:mgrs_tile"):
+        return str(props["s2:mgrs_tile"]).removeprefix("T")
+    if props.get("grid:code"):
+        return str(props["grid:code"]).removeprefix("MGRS-")
+    mgrs = [props.get(f"mgrs:{k}") for k in ("utm_zone", "latitude_band", "grid_square")]
+    if all(v is not None for v in mgrs):
+        return f"{int(mgrs[0]):02d}{mgrs[1]}{mgrs[2]}"  # type: ignore[arg-type]
+    if props.get("landsat:wrs_path") is not None and props.get("landsat:wrs_row") is not None:
+        return f"{int(props['landsat:wrs_path']):03d}{int(props['landsat:wrs_row']):03d}"
+    h, v = props.get("modis:horizontal-tile"), props.get("modis:vertical-tile")
+    if h is not None and v is not None:
+        return f"h{int(h):02d}v{int(v):02d}"
+    return None
+
+
+def scene_key(item: pystac.Item) -> tuple[str, ...]:
+    """What identifies a scene across processing runs: platform, tile, UTC acquisition day.
+
+    Items with no tile property are their own scene (keyed by id).
+    """
+    tile, when = _tile(item.properties), _when(item)
+    if tile is None or when is None:
+        return ("id", item.id)
+    platform = str(item.properties.get("platform", "")).lower()
+    return (item.collection_id or "", platform, tile, when.date().isoformat())
+
+
+def _version(text: Any) -> tuple[int, ...]:
+    return tuple(int(n) for n in re.findall(r"\d+", str(text or "")))
+
+
+def _newness(item: pystac.Item) -> tuple[Any, ...]:
+    p = item.properties
+    baseline = _version(p.get("s2:processing_baseline") or p.get("processing:version"))
+    stamp = str(p.get("updated") or p.get("created") or "")
+    return (baseline, stamp, item.id)
+
+
+def deduplicate(items: Iterable[pystac.Item]) -> list[pystac.Item]:
+    """One item per scene (`scene_key`), sorted by datetime then id.
+
+    Of several processing runs of a scene the newest is kept: highest processing baseline
+    (``s2:processing_baseline`` or ``processing:version``), then latest ``updated``/``created``,
+    then the greatest id (``…_1_L2A`` after ``…_0_L2A``).
+    """
+    best: dict[tuple[str, ...], pystac.Item] = {}
+    for item in items:
+        key = scene_key(item)
+        if key not in best or _newness(item) > _newness(best[key]):
+            best[key] = item
+    return sorted(best.values(), key=lambda it: (_when(it) or dt.datetime.min, it.id))
+
+
+# --------------------------------------------------------------------------- summary
+
+
+@dataclass(frozen=True)
+class MonthSummary:
+    """Clear-sky observations of one calendar month."""
+
+    month: str  # YYYY-MM
+    scenes: int
+    #: Σ (1 − cloud_cover/100) over the scenes whose cloud cover is known
+    clear_equivalent: float
+    #: scenes without ``eo:cloud_cover`` (not counted in `clear_equivalent`)
+    unknown_cloud: int = 0
+
+
+def monthly_summary(
+    items: Sequence[pystac.Item], *, start: dt.date | None = None, end: dt.date | None = None
+) -> list[MonthSummary]:
+    """Scenes and "equivalent clear scenes" per month, from `start` to `end` (default: the items').
+
+    Months without any scene are listed with zeros, so gaps in the revisit show.
+    """
+    times = [t for t in (_when(it) for it in items) if t is not None]
+    if start is None or end is None:
+        if not times:
+            return []
+        start = start or min(times).date()
+        end = end or max(times).date()
+    months: dict[str, list[float | None]] = {}
+    y, m = start.year, start.month
+    while (y, m) <= (end.year, end.month):
+        months[f"{y:04d}-{m:02d}"] = []
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    for item in items:
+        when = _when(item)
+        if when is None or f"{when:%Y-%m}" not in months:
+            continue
+        cloud = item.properties.get(_CLOUD)
+        months[f"{when:%Y-%m}"].append(None if cloud is None else float(cloud))
+    return [
+        MonthSummary(
+            month,
+            len(clouds),
+            round(sum(1 - c / 100 for c in clouds if c is not None), 3),
+            sum(1 for c in clouds if c is None),
+        )
+        for month, clouds in months.items()
+    ]
+
+
+# --------------------------------------------------------------------------- sources
 
 
 def _walk_static(href: str, collection: str) -> Iterable[pystac.Item]:
@@ -91,25 +387,124 @@ def _walk_static(href: str, collection: str) -> Iterable[pystac.Item]:
     return colls[collection].get_items(recursive=True)
 
 
-def _search_api(
-    url: str,
-    collection: str,
-    bbox: tuple[float, float, float, float],
-    start: dt.date,
-    end: dt.date,
-) -> Iterable[pystac.Item]:
+def _open_client(url: str, retry: Any) -> Any:
     from pystac_client import Client
+    from pystac_client.exceptions import APIError
+    from pystac_client.stac_api_io import StacApiIO
+
+    try:
+        return Client.open(url, stac_io=StacApiIO(max_retries=retry, timeout=_TIMEOUT))
+    except APIError as exc:
+        status = getattr(exc, "status_code", None)
+        why = f"HTTP {status}: {_short(exc)}" if status else _short(exc)
+        raise SourceError(
+            f"source.catalog: cannot reach the STAC API at {url} ({why}); accepted: a known "
+            f"catalog ({', '.join(CATALOGS)}), a STAC API URL, or a static catalog.json"
+        ) from None
+    except (OSError, ValueError, pystac.STACError) as exc:  # not JSON, not STAC
+        raise SourceError(
+            f"source.catalog: {url} is not a STAC API landing page ({_short(exc)}); accepted: "
+            f"a known catalog ({', '.join(CATALOGS)}), a STAC API URL, or a static catalog.json"
+        ) from None
+
+
+def _short(exc: BaseException, limit: int = 300) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[:limit] + " …"
+
+
+def _check_collection(client: Any, url: str, collection: str) -> Any:
     from pystac_client.exceptions import APIError
 
     try:
-        client = Client.open(url)
-        search = client.search(
-            collections=[collection],
+        found = client.get_collection(collection)
+        if found is not None:
+            return found
+        ids = sorted(c.id for c in client.get_collections())
+    except APIError as exc:
+        raise SourceError(f"source.catalog: the STAC API at {url} failed: {_short(exc)}") from None
+    shown = ", ".join(ids[:40]) + (f" … ({len(ids)} in all)" if len(ids) > 40 else "")
+    raise SourceError(
+        f"source.collection: {collection!r} is not a collection of {url}; "
+        f"it has: {shown or 'no collections'}"
+    )
+
+
+def _cloud_declared(coll: Any) -> bool:
+    """Whether the collection says its items have ``eo:cloud_cover`` (summaries, queryables)."""
+    from pystac_client.exceptions import APIError
+
+    summaries = getattr(coll, "summaries", None)
+    if summaries is not None and _CLOUD in summaries.to_dict():
+        return True
+    try:
+        with warnings.catch_warnings():  # "no queryables link": the endpoint is tried anyway
+            warnings.simplefilter("ignore")
+            queryables = coll.get_queryables()
+    except (APIError, Warning, NotImplementedError, OSError, ValueError, AttributeError):
+        return False
+    return _CLOUD in (queryables or {}).get("properties", {})
+
+
+def _cloud_params(
+    *, max_cloud_cover: float, filter_ok: bool, query_ok: bool, cloud_known: bool
+) -> dict[str, Any]:
+    """Search parameters asking the server for ``eo:cloud_cover ≤ max`` when it can do it.
+
+    CQL2 (filter extension) first, then the query extension; nothing when the collection does
+    not declare ``eo:cloud_cover`` (a server filter would drop items lacking it, e.g. MODIS).
+    """
+    if max_cloud_cover >= 100 or not cloud_known:
+        return {}
+    if filter_ok:
+        return {
+            "filter": {"op": "<=", "args": [{"property": _CLOUD}, max_cloud_cover]},
+            "filter_lang": "cql2-json",
+        }
+    if query_ok:
+        return {"query": {_CLOUD: {"lte": max_cloud_cover}}}
+    return {}
+
+
+def _search_api(
+    url: str,
+    collections: list[str],
+    bbox: tuple[float, float, float, float],
+    start: dt.date,
+    end: dt.date,
+    max_cloud_cover: float,
+    *,
+    page_size: int,
+    retry: Any,
+) -> list[pystac.Item]:
+    from pystac_client import ConformanceClasses
+    from pystac_client.exceptions import APIError
+
+    client = _open_client(url, retry)
+    colls = [_check_collection(client, url, c) for c in collections]
+    filter_ok = client.conforms_to(ConformanceClasses.FILTER)
+    query_ok = client.conforms_to(ConformanceClasses.QUERY)
+    cloud_known = (
+        max_cloud_cover < 100 and (filter_ok or query_ok) and all(map(_cloud_declared, colls))
+    )
+    extra = _cloud_params(
+        max_cloud_cover=max_cloud_cover,
+        filter_ok=filter_ok,
+        query_ok=query_ok,
+        cloud_known=cloud_known,
+    )
+    try:
+        found = client.search(
+            collections=collections,
             bbox=bbox,
             datetime=f"{start.isoformat()}/{end.isoformat()}",
+            limit=page_size,
+            **extra,
         )
-        return list(search.items())
+        return list(found.items())
     except APIError as exc:
-        raise SourceError(f"source: the STAC API at {url} refused the search: {exc}") from exc
-    except (OSError, urllib.error.URLError) as exc:
-        raise SourceError(f"source.catalog: cannot reach the STAC API at {url}: {exc}") from exc
+        status = getattr(exc, "status_code", None)
+        code = f" (HTTP {status})" if status else ""
+        raise SourceError(
+            f"source: the STAC API at {url} refused the search{code}: {_short(exc)}"
+        ) from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import dask.array as da_
@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-__all__ = ["Period", "Reducer", "composite", "period_index", "periods"]
+__all__ = ["Period", "Reducer", "composite", "period_index", "periods", "provisional", "to_monthly"]
 
 Period = Literal["dekad", "month"]
 Reducer = Literal["median", "mean", "max", "min"]
@@ -52,6 +52,26 @@ def periods(start: dt.date | str, end: dt.date | str, period: Period) -> pd.Data
     """Every period overlapping [start, end], in order (columns start, end, period_of_year)."""
     days = pd.date_range(pd.Timestamp(start), pd.Timestamp(end), freq="D")
     return period_index(days, period).drop_duplicates("start").reset_index(drop=True)
+
+
+def provisional(
+    period_end: Any,
+    *,
+    data_end: dt.date | str,
+    latency_days: float = 0,
+    today: dt.date | None = None,
+) -> np.ndarray:
+    """True for periods that may still change: not closed by data acquired after them.
+
+    A period is final once a scene acquired after its end (+ `latency_days`, the half window
+    of a synthesis that reaches beyond the period) has been found, and the period has ended.
+    `data_end` is the day of the latest scene found.
+    """
+    ends = pd.DatetimeIndex(np.asarray(period_end)) + pd.Timedelta(days=latency_days)
+    closed = ends < pd.Timestamp(data_end)
+    if today is not None:
+        closed &= ends < pd.Timestamp(today)
+    return np.asarray(~closed)
 
 
 def composite(
@@ -162,3 +182,55 @@ def _per_period(
         np.concatenate([_reduce_block(p, fn) for p in parts]),
         np.concatenate([_count_block(p) for p in parts]),
     )
+
+
+def to_monthly(ds: xr.Dataset, *, variables: Sequence[str] | None = None) -> xr.Dataset:
+    """Dekad composites → monthly ones: the month's dekads combined, per pixel.
+
+    With `<var>_count`, a month is the count-weighted mean of its dekads (exactly the monthly
+    mean for mean composites; for other reducers a mean of the dekad values, each weighing
+    as many observations as it holds) and its count the sum; a `max`/`min` composite takes
+    the max/min. Without counts (gap-filled series), the mean of the month's dekads.
+    Coordinates `period_end`, `period_of_year` (1..12) and `provisional` (any dekad) follow.
+    """
+    if ds.attrs.get("period", "dekad") != "dekad":
+        raise ValueError(f"to_monthly needs dekad composites; got period {ds.attrs['period']!r}")
+    names = (
+        list(variables)
+        if variables is not None
+        else [str(v) for v in ds.data_vars if not str(v).endswith(("_count", "_quality"))]
+    )
+    month = xr.DataArray(
+        pd.DatetimeIndex(ds.time.values).to_period("M").to_timestamp().values,
+        dims="time", name="time",
+    )  # fmt: skip
+    reducer = ds.attrs.get("reducer")
+    out = xr.Dataset()
+    for name in names:
+        x, count = ds[name], ds.get(f"{name}_count")
+        if count is not None and reducer in ("max", "min"):
+            grouped = x.groupby(month)
+            value = grouped.max("time") if reducer == "max" else grouped.min("time")
+        elif count is not None:
+            w = count.where(x.notnull(), 0).astype("float32")
+            total = w.groupby(month).sum("time")
+            value = (x.fillna(0) * w).groupby(month).sum("time") / total.where(total > 0)
+        else:
+            value = x.groupby(month).mean("time")
+        out[name] = value.astype("float32")
+        out[name].attrs = {**x.attrs, "cell_methods": "time: mean of dekads (interval: 1 month)"}
+        if count is not None:
+            out[f"{name}_count"] = count.groupby(month).sum("time").astype("int16")
+            out[f"{name}_count"].attrs = {"long_name": f"valid observations of {name} in the month"}
+    starts = pd.DatetimeIndex(out.time.values)
+    coords: dict[str, Any] = {
+        "period_end": ("time", (starts + pd.offsets.MonthEnd(0)).values.astype("datetime64[ns]")),
+        "period_of_year": ("time", starts.month.values.astype("int16")),
+    }
+    if "provisional" in ds.coords:
+        coords["provisional"] = ("time", ds.provisional.groupby(month).max("time").values)
+    if "spatial_ref" in ds.coords:
+        coords["spatial_ref"] = ds.spatial_ref
+    out = out.assign_coords(coords)
+    out.attrs = {**ds.attrs, "period": "month", "from_period": "dekad"}
+    return out

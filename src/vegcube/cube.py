@@ -1,22 +1,29 @@
-"""Items + grid → lazy data cube (odc-stac): reflectance float32 in [0, 1], QA as integers."""
+"""Items + grid → lazy data cube (odc-stac): reflectance float32 in [0, 1], QA as integers.
+
+Items of several collections (Sentinel-2 + Landsat, …) make one cube on the common grid with
+a `sensor` coordinate per scene.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pystac
+import rasterio.errors
 import xarray as xr
 from odc.geo.geobox import GeoBox
+from odc.loader._rio import RioDriver, RioReader
 from odc.stac import ParsedItem, parse_item
 from odc.stac import load as stac_load
+from odc.stac._mdtools import StacAuxReader
 
 from . import sensors
 from .errors import BandError, DataError
 
-__all__ = ["asset_keys", "load"]
+__all__ = ["asset_keys", "compute_indices", "load"]
 
 
 def asset_keys(
@@ -43,40 +50,85 @@ def asset_keys(
 
 def load(
     items: Sequence[pystac.Item],
-    bands: Sequence[str],
+    bands: Sequence[str] | Mapping[str, Sequence[str]],
     *,
     grid: GeoBox,
-    collection: str = "sentinel-2-l2a",
+    collection: str | None = None,
     chunk: int = 1024,
 ) -> xr.Dataset:
-    """Lazy cube of `bands` (common names) on `grid`, one time step per solar day.
+    """Lazy cube of `bands` (common names) on `grid`, one time step per solar day and sensor.
 
-    Reflectances are float32 = DN × scale + offset, from the asset's `raster:bands` when
-    present, else the sensor's rule (Sentinel-2: processing baseline); nodata → NaN.
-    The QA band keeps its integer classes (0 where no scene covers a pixel).
+    Items of several collections (their `collection` field, unless `collection` forces one)
+    give one cube on the common grid, scenes in time order, with a `sensor` and a
+    `collection` coordinate per time step; `bands` is then either one list (each collection
+    loads those it has) or a mapping collection → bands. Values are float32 = DN × scale +
+    offset, from the asset's `raster:bands` when present, else the sensor's rule (Sentinel-2:
+    processing baseline; Landsat: 2.75e-5, −0.2); nodata (Landsat 7 SLC-off gaps too) → NaN.
+    QA bands keep their integer values (their nodata where no scene covers a pixel).
     """
     if not items:
         raise DataError("no scenes to load: the search found no items")
+    groups: dict[str, list[pystac.Item]] = {}
+    for item in items:
+        name = collection or item.collection_id or "sentinel-2-l2a"
+        groups.setdefault(name, []).append(item)
+    per = _bands_per_collection(groups, bands)
+    parts = [
+        _load_one(its, per[c], grid=grid, collection=c, chunk=chunk) for c, its in groups.items()
+    ]
+    return parts[0] if len(parts) == 1 else _combine(parts)
+
+
+def _bands_per_collection(
+    groups: Mapping[str, Sequence[pystac.Item]], bands: Sequence[str] | Mapping[str, Sequence[str]]
+) -> dict[str, list[str]]:
+    if isinstance(bands, Mapping):
+        missing = [c for c in groups if c not in bands]
+        if missing:
+            raise BandError(
+                f"bands: no band list for collection(s) {', '.join(missing)}; "
+                f"given for: {', '.join(bands)}"
+            )
+        return {c: list(bands[c]) for c in groups}
+    if len(groups) == 1:
+        return {c: list(bands) for c in groups}
+    out = {c: [b for b in bands if b in sensors.for_collection(c).ASSET_ALIASES] for c in groups}
+    unused = [b for b in bands if not any(b in v for v in out.values())]
+    if unused:
+        raise BandError(
+            f"band(s) {', '.join(unused)}: none of the collections {', '.join(groups)} has them"
+        )
+    return out
+
+
+def _load_one(
+    items: Sequence[pystac.Item],
+    bands: Sequence[str],
+    *,
+    grid: GeoBox,
+    collection: str,
+    chunk: int,
+) -> xr.Dataset:
     sensor = sensors.for_collection(collection)
     keys = asset_keys(items, bands, collection=collection)
+    items = _unify(items, keys, sensor)
     lon = grid.geographic_extent.centroid.coords[0][0]
 
     def solar_day(item: pystac.Item, parsed: ParsedItem, idx: int) -> dt.date:
         return parsed.solar_date_at(lon).date()
 
-    qa = {keys[b] for b in bands if b == sensor.QA_BAND}
-    storage = {
-        k: sensor.QA_STORAGE if k in qa else sensor.REFLECTANCE_STORAGE for k in keys.values()
-    }
+    qa = {keys[b] for b in bands if b in sensor.QA_BANDS}
+    storage = {keys[b]: sensor.storage(b) for b in bands}
     ds = stac_load(
         items,
         bands=list(keys.values()),
         geobox=grid,
         groupby=solar_day,
         chunks={"time": 1, "y": chunk, "x": chunk},
-        resampling={**{k: "nearest" for k in qa}, "*": "bilinear"},
+        resampling={k: "nearest" if k in qa else _resampling(items[0], k, grid) for k in storage},
         fail_on_error=True,
         stac_cfg={"*": {"assets": storage}},
+        driver=_NamedDriver(aux_reader=StacAuxReader()),
     )
     ds = ds.rename({v: k for k, v in keys.items() if k != v})
 
@@ -91,27 +143,165 @@ def load(
     out = {}
     for band, key in keys.items():
         da = ds[band]
-        if band == sensor.QA_BAND:
+        if band in sensor.QA_BANDS:
             out[band] = da
             continue
-        nodata = da.attrs.get("nodata", 0)
-        so = np.array([_scale_offset(it, key, sensor) for it in firsts], dtype="float32")
+        nodata = da.attrs.get("nodata", sensor.storage(band)["nodata"])
+        so = np.array([_scale_offset(it, key, sensor, band) for it in firsts], dtype="float32")
         scale = xr.DataArray(so[:, 0], dims="time", coords={"time": ds.time})
         offset = xr.DataArray(so[:, 1], dims="time", coords={"time": ds.time})
-        refl = (da.where(da != nodata) * scale + offset).astype("float32")
-        refl.attrs = {"units": "1", "long_name": f"{band} surface reflectance"}
-        out[band] = refl
+        valid = da if nodata is None or np.isnan(nodata) else da.where(da != nodata)
+        value = (valid * scale + offset).astype("float32")
+        value.attrs = _attrs(band, sensor)
+        out[band] = value
     cube = xr.Dataset(out, coords=ds.coords)
     days = np.array([np.datetime64(d, "ns") for d in sorted(groups)])
     platform = [str(it.properties.get("platform", "")) for it in firsts]
-    cube = cube.assign_coords(solar_day=("time", days), platform=("time", platform))
+    n = len(firsts)
+    cube = cube.assign_coords(
+        solar_day=("time", days),
+        platform=("time", platform),
+        sensor=("time", [sensor.NAME] * n),
+        collection=("time", [collection] * n),
+    )
     cube.attrs["collection"] = collection
+    cube.attrs["qa_bands"] = [b for b in bands if b in sensor.QA_BANDS]
     return cube
 
 
-def _scale_offset(item: pystac.Item, key: str, sensor: Any) -> tuple[float, float]:
+class _NamedReader(RioReader):
+    """odc-stac's rasterio reader; a read failure becomes a `DataError` naming the asset.
+
+    (odc-stac re-raises rasterio's "Read failed" without the file: the user could not tell
+    which of thousands of files is corrupt or truncated.)
+    """
+
+    def read(self, cfg: Any, dst_geobox: GeoBox, *, dst: Any = None, selection: Any = None) -> Any:
+        try:
+            return super().read(cfg, dst_geobox, dst=dst, selection=selection)
+        except rasterio.errors.RasterioError as exc:
+            raise DataError(
+                f"asset {self._src.uri}: cannot be read ({exc}); the file is corrupt or "
+                "truncated: download it again (or leave its item out) and rerun"
+            ) from exc
+
+
+class _NamedDriver(RioDriver):
+    def open(self, src: Any, ctx: Any) -> _NamedReader:
+        return _NamedReader(src, ctx)
+
+
+def _unify(items: Sequence[pystac.Item], keys: Mapping[str, str], sensor: Any) -> list[pystac.Item]:
+    """Items whose asset for a band has another alias (Landsat 7 `lwir` beside Landsat 8/9
+    `lwir11`) get it under the key of the first item too (clones; the originals are kept)."""
+    out = []
+    for item in items:
+        missing = {b: k for b, k in keys.items() if k not in item.assets}
+        if missing:
+            item = item.clone()
+            for band, key in missing.items():
+                alt = next(
+                    (a for a in sensor.ASSET_ALIASES.get(band, ()) if a in item.assets), None
+                )
+                if alt is None:
+                    raise BandError(
+                        f"band {band!r}: item {item.id} has no asset named "
+                        f"{' or '.join(sensor.ASSET_ALIASES.get(band, (band,)))}"
+                    )
+                item.add_asset(key, item.assets[alt].clone())
+        out.append(item)
+    return out
+
+
+def _resampling(item: pystac.Item, key: str, grid: GeoBox) -> str:
+    """'average' when the asset is at least 1.5 times finer than the grid (area means, as
+    coarser sensors see the ground), else 'bilinear'."""
+    extra = item.assets[key].extra_fields
+    rb = (extra.get("raster:bands") or [{}])[0]
+    native = rb.get("spatial_resolution") or extra.get("gsd")
+    if native is None and extra.get("proj:transform"):
+        native = abs(extra["proj:transform"][0])
+    coarse = native is not None and 1.5 * float(native) <= abs(grid.resolution.x)
+    geographic = grid.crs is not None and grid.crs.geographic
+    return "average" if coarse and not geographic else "bilinear"
+
+
+def _attrs(band: str, sensor: Any) -> dict[str, str]:
+    if band in sensor.INDEX_BANDS.values():
+        return {"units": "1", "long_name": f"{band} (ready-made by the {sensor.NAME} product)"}
+    if band in ("lwir", "lwir11"):
+        return {"units": "K", "long_name": "surface temperature"}
+    return {"units": "1", "long_name": f"{band} surface reflectance"}
+
+
+def _combine(parts: list[xr.Dataset]) -> xr.Dataset:
+    """Concatenate single-collection cubes along time, in time order; missing bands are NaN,
+    missing QA bands hold their sensor's nodata."""
+    fill: dict[str, Any] = {}
+    for part in parts:
+        sensor = sensors.for_collection(part.attrs["collection"])
+        for q in part.attrs["qa_bands"]:
+            nodata = sensor.storage(q)["nodata"]
+            fill[q] = 0 if nodata is None else nodata
+    names = {str(v) for p in parts for v in p.data_vars}
+    fill.update({v: np.nan for v in names if v not in fill})
+    ds = xr.concat(
+        parts,
+        dim="time",
+        data_vars="all",
+        coords="minimal",
+        compat="override",
+        join="outer",
+        fill_value=fill,
+        combine_attrs="drop",
+    )
+    order = np.argsort(ds.time.values, kind="stable")
+    ds = ds.isel(time=order)
+    for q in {q for p in parts for q in p.attrs["qa_bands"]}:  # a missing QA band came as float
+        dtype = next(p[q].dtype for p in parts if q in p)
+        if ds[q].dtype != dtype:
+            ds[q] = ds[q].astype(dtype)
+    ds.attrs["collection"] = ", ".join(p.attrs["collection"] for p in parts)
+    ds.attrs["collections"] = [p.attrs["collection"] for p in parts]
+    ds.attrs["qa_bands"] = sorted({q for p in parts for q in p.attrs["qa_bands"]})
+    return ds
+
+
+def compute_indices(ds: xr.Dataset, names: Sequence[str]) -> xr.Dataset:
+    """Indices per scene: read from the product band where the scene's sensor delivers the
+    index ready-made (MOD13Q1 `ndvi`, `evi`), else computed from the reflectances.
+
+    A cube without a `sensor` coordinate is computed from reflectances only.
+    """
+    from . import indices
+
+    per_scene = ds["sensor"].values if "sensor" in ds.coords else np.array([""] * ds.sizes["time"])
+    out = {}
+    for name in names:
+        ready = {s.NAME for s in sensors.SENSORS if name in s.INDEX_BANDS}
+        direct = np.isin(per_scene, sorted(ready))
+        if direct.all():
+            band = sensors.for_name(str(per_scene[0])).INDEX_BANDS[name]
+            if band not in ds:
+                raise BandError(f"index {name!r}: band {band!r} is not in the cube")
+            da = ds[band].rename(name)
+            da.attrs = {"long_name": indices.resolve(name).long_name, "units": "1"}
+        else:
+            subset = ds[[b for b in indices.resolve(name).bands if b in ds]]
+            da = indices.compute(subset, [name])[name]
+            if direct.any():
+                bands = {sensors.for_name(str(s)).INDEX_BANDS[name] for s in per_scene[direct]}
+                taken = ds[bands.pop()]
+                use = xr.DataArray(direct, dims="time", coords={"time": ds.time})
+                da = xr.where(use, taken, da, keep_attrs=True).astype("float32")
+        out[name] = da
+    attrs = {k: v for k, v in ds.attrs.items() if k != "qa_bands"}
+    return xr.Dataset(out, coords=ds.coords, attrs=attrs)
+
+
+def _scale_offset(item: pystac.Item, key: str, sensor: Any, band: str) -> tuple[float, float]:
     rb = item.assets[key].extra_fields.get("raster:bands") or []
     if rb and ("scale" in rb[0] or "offset" in rb[0]):
         return float(rb[0].get("scale", 1.0)), float(rb[0].get("offset", 0.0))
-    scale, offset = sensor.scale_offset(item.properties)
+    scale, offset = sensor.scale_offset(item.properties, band)
     return float(scale), float(offset)

@@ -16,8 +16,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+import dask
 import numpy as np
 import pandas as pd
 import pystac
@@ -25,7 +26,15 @@ import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 from odc.geo import xr as _odc_xr  # noqa: F401  (registers the .odc accessor)
 
-__all__ = ["atomic_path", "cf_ready", "write_cogs", "write_json", "write_netcdf", "write_zarr"]
+__all__ = [
+    "append_zarr",
+    "atomic_path",
+    "cf_ready",
+    "write_cogs",
+    "write_json",
+    "write_netcdf",
+    "write_zarr",
+]
 
 
 @contextmanager
@@ -116,15 +125,37 @@ def _uniform_chunks(ds: xr.Dataset) -> xr.Dataset:
     return ds.chunk(fix) if fix else ds
 
 
-def write_zarr(ds: xr.Dataset, path: Path, *, block_bytes: int = 128 * 2**20) -> Path:
+class Units(Protocol):
+    """Where a resumable write records its finished blocks (`state.Stage`)."""
+
+    def plan(self, units: list[str]) -> None: ...
+    def done(self, unit: str = "all") -> bool: ...
+    def start(self, unit: str = "all") -> None: ...
+    def finish(self, unit: str = "all") -> None: ...
+    def reset(self) -> None: ...
+
+
+def write_zarr(
+    ds: xr.Dataset,
+    path: Path,
+    *,
+    block_bytes: int = 128 * 2**20,
+    block_steps: int = 36,
+    units: Units | None = None,
+) -> Path:
     """Write `ds` as a consolidated Zarr (v2 layout, readable by GDAL and every xarray).
 
     A lazy dataset with a `time` dimension is computed and written in blocks of whole time
-    chunks of about `block_bytes`, so memory stays bounded however long the series grows.
+    chunks of about `block_bytes` (at most `block_steps` steps, a year of dekads), so memory
+    stays bounded however long the series grows. With `units`, each block is a unit of
+    work: blocks are written into `.<name>.partial` and recorded, a rerun after a crash
+    skips the recorded ones, and the store is renamed into place when all are written.
     """
     ds = _uniform_chunks(_clean_encoding(cf_ready(ds)))
+    if units is not None:
+        return _write_zarr_resumable(ds, Path(path), units, block_bytes, block_steps)
     with atomic_path(Path(path)) as tmp:
-        blocks = _time_blocks(ds, block_bytes)
+        blocks = _time_blocks(ds, block_bytes, block_steps)
         if len(blocks) <= 1:
             ds.to_zarr(tmp, mode="w", consolidated=True, zarr_format=2)
             return Path(path)
@@ -136,15 +167,92 @@ def write_zarr(ds: xr.Dataset, path: Path, *, block_bytes: int = 128 * 2**20) ->
     return Path(path)
 
 
-def _time_blocks(ds: xr.Dataset, block_bytes: int) -> list[slice]:
-    """Slices of whole time chunks, each about `block_bytes` of output."""
+def append_zarr(ds: xr.Dataset, path: Path, *, block_bytes: int = 128 * 2**20) -> Path:
+    """Write the time steps of `ds` into the existing store at `path` (routine updates).
+
+    Time steps the store already has are overwritten in place, later ones appended; the
+    store must hold every time step before the first of `ds` (a tail rewrite, never a hole).
+    Data is computed and written in blocks of about `block_bytes`; variables without a time
+    dimension are left as they are. Rerunning with the same `ds` gives the same store.
+    """
+    path = Path(path)
+    have = pd.DatetimeIndex(xr.open_zarr(path, consolidated=True).time.values)
+    new = pd.DatetimeIndex(ds.time.values)
+    if len(new) == 0:
+        return path
+    if new[0] > have[-1] and len(have) and _gap(have, new[0]):
+        raise ValueError(f"{path}: {new[0].date()} does not follow the store's last time step")
+    at = int(have.searchsorted(new[0]))
+    if not (have[at:] == new[: len(have) - at]).all():
+        raise ValueError(f"{path}: the time steps from {new[0].date()} differ from the store's")
+    ds = _uniform_chunks(_clean_encoding(cf_ready(ds)))
+    ds = ds.drop_vars([name for name, v in ds.variables.items() if "time" not in v.dims])
+    overlap = len(have) - at
+    for block in _time_blocks(ds, block_bytes) if ds.chunks else [slice(0, ds.sizes["time"])]:
+        for lo, hi in (
+            (block.start, min(block.stop, overlap)),
+            (max(block.start, overlap), block.stop),
+        ):
+            if lo >= hi:
+                continue
+            part = ds.isel(time=slice(lo, hi)).load()
+            if lo < overlap:
+                part.to_zarr(path, region={"time": slice(at + lo, at + hi)}, zarr_format=2)
+            else:
+                part.to_zarr(path, append_dim="time", zarr_format=2)
+    import zarr
+
+    zarr.consolidate_metadata(str(path))
+    return path
+
+
+def _gap(have: pd.DatetimeIndex, first: pd.Timestamp) -> bool:
+    """True if `first` leaves a hole after the last step (more than one step's spacing)."""
+    step = have[-1] - have[-2] if len(have) > 1 else pd.Timedelta(days=31)
+    return bool(first - have[-1] > step + pd.Timedelta(days=3))
+
+
+def _write_zarr_resumable(
+    ds: xr.Dataset, path: Path, units: Units, block_bytes: int, block_steps: int
+) -> Path:
+    partial = path.with_name(f".{path.name}.partial")
+    if "time" not in ds.dims:  # one unit: the store is written whole
+        with atomic_path(path) as tmp:
+            ds.to_zarr(tmp, mode="w", consolidated=True, zarr_format=2)
+        return path
+    blocks = _time_blocks(ds, block_bytes, block_steps)
+    names = [f"time {b.start}-{b.stop}" for b in blocks]
+    if not (units.done("init") and partial.exists()):
+        units.reset()
+        _remove(partial)
+        units.plan(["init", *names])
+        units.start("init")
+        ds.to_zarr(partial, mode="w", consolidated=True, zarr_format=2, compute=False)
+        units.finish("init")
+    timeless = [name for name, v in ds.variables.items() if "time" not in v.dims]
+    for block, name in zip(blocks, names, strict=True):
+        if units.done(name):
+            continue
+        units.start(name)
+        ds.isel(time=block).drop_vars(timeless).to_zarr(
+            partial, region={"time": block}, zarr_format=2
+        )
+        units.finish(name)
+    if path.exists():
+        _remove(path)
+    os.replace(partial, path)
+    return path
+
+
+def _time_blocks(ds: xr.Dataset, block_bytes: int, block_steps: int = 36) -> list[slice]:
+    """Slices of whole time chunks, each about `block_bytes` of output, ≤ `block_steps`."""
     if "time" not in ds.dims or not ds.chunks or "time" not in ds.chunks:
         return [slice(0, ds.sizes.get("time", 0))]
     step_bytes = sum(
         v.nbytes // ds.sizes["time"] for v in ds.data_vars.values() if "time" in v.dims
     )
     chunk = ds.chunks["time"][0]
-    per = max(1, block_bytes // max(1, step_bytes * chunk)) * chunk
+    per = max(1, min(block_bytes // max(1, step_bytes * chunk), block_steps // chunk)) * chunk
     n = ds.sizes["time"]
     return [slice(i, min(n, i + per)) for i in range(0, n, per)]
 
@@ -153,7 +261,9 @@ def write_netcdf(ds: xr.Dataset, path: Path) -> Path:
     """Write `ds` as CF-NetCDF4 (netCDF4 library), compressed."""
     ds = _clean_encoding(cf_ready(ds))
     enc = {str(v): {"zlib": True, "complevel": 4} for v in ds.data_vars if ds[v].ndim >= 2}
-    with atomic_path(Path(path)) as tmp:
+    # one file, written by this process: on a dask cluster, workers (maybe on other machines)
+    # must not write into it; the data come from the Zarr stores the cluster computed
+    with atomic_path(Path(path)) as tmp, dask.config.set(scheduler="threads"):
         ds.to_netcdf(tmp, engine="netcdf4", encoding=enc)
     return Path(path)
 
@@ -164,10 +274,12 @@ def write_cogs(
     variables: Sequence[str],
     *,
     title: str = "vegcube outputs",
+    overwrite: bool = False,
 ) -> list[Path]:
     """One COG per variable and time step at `folder/<var>/<YYYY-MM-DD>.tif`, plus a STAC catalog.
 
-    Existing COGs are kept (a rerun resumes); the catalog is rewritten to list all of them.
+    Existing COGs are kept (a rerun resumes) unless `overwrite`; the catalog is rewritten to
+    list every COG in `folder`, also those of earlier runs (a routine update adds periods).
     """
     folder = Path(folder)
     ds = cf_ready(ds)
@@ -177,7 +289,7 @@ def write_cogs(
         for var in variables:
             paths = [folder / var / f"{day}.tif" for day in days]
             written += paths
-            todo = [i for i, p in enumerate(paths) if not p.exists()]
+            todo = [i for i, p in enumerate(paths) if overwrite or not p.exists()]
             # read time steps in blocks of bounded size (one dask compute each), then let
             # GDAL, which releases the GIL while encoding, write the COGs of a block in parallel
             step = max(1, int(_BLOCK_BYTES // max(1, ds[var].isel(time=0).nbytes)))
@@ -224,16 +336,27 @@ def _write_catalog(ds: xr.Dataset, folder: Path, variables: Iterable[str], title
     footprint = geobox.geographic_extent
     cat = pystac.Catalog(id="vegcube-cogs", description=title)
     cat.set_self_href(str(folder / "catalog.json"))
-    for t in pd.DatetimeIndex(ds.time.values):
-        day = f"{t:%Y-%m-%d}"
+    variables = list(variables)
+    provisional = dict.fromkeys((f"{t:%Y-%m-%d}" for t in pd.DatetimeIndex(ds.time.values)), False)
+    if "provisional" in ds.coords:
+        provisional.update(zip(provisional, map(bool, ds.provisional.values), strict=True))
+    on_disk = {p.stem for var in variables for p in (folder / var).glob("????-??-??.tif")}
+    for day in sorted(on_disk | set(provisional)):
+        t = pd.Timestamp(day)
         item = pystac.Item(
             id=day,
             geometry=footprint.json,
             bbox=list(footprint.boundingbox),
             datetime=t.to_pydatetime().replace(tzinfo=dt.timezone.utc),
-            properties={"proj:code": str(geobox.crs), "proj:shape": list(geobox.shape)},
+            properties={
+                "proj:code": str(geobox.crs),
+                "proj:shape": list(geobox.shape),
+                "vegcube:provisional": provisional.get(day, False),
+            },
         )
         for var in variables:
+            if not (folder / var / f"{day}.tif").exists():
+                continue
             asset = pystac.Asset(
                 href=str(folder / var / f"{day}.tif"),
                 media_type=pystac.MediaType.COG,

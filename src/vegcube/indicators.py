@@ -7,9 +7,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import xarray as xr
 
-__all__ = ["DROUGHT_CLASSES", "INDICATORS", "compute", "drought_class"]
+__all__ = ["DROUGHT_CLASSES", "INDICATORS", "compute", "drought_class", "tci", "vhi"]
 
-INDICATORS = ("vci", "zscore", "anomaly", "pct_normal", "drought_class")
+INDICATORS = ("vci", "zscore", "anomaly", "pct_normal", "drought_class", "tci", "vhi")
 
 #: class code → (name, VCI upper bound); VCI at or above the last bound is "none" (0)
 DROUGHT_CLASSES: Mapping[str, float] = {"extreme": 10, "severe": 20, "moderate": 30, "mild": 40}
@@ -18,18 +18,31 @@ FILL = -1
 
 
 def drought_class(
-    vci: xr.DataArray, thresholds: Mapping[str, float] = DROUGHT_CLASSES
+    vci: xr.DataArray,
+    thresholds: Mapping[str, float | None] = DROUGHT_CLASSES,
+    *,
+    zscore: xr.DataArray | None = None,
 ) -> xr.DataArray:
-    """int8 classes from VCI: 4 extreme, 3 severe, 2 moderate, 1 mild, 0 none, −1 no data."""
+    """int8 classes from VCI: 4 extreme, 3 severe, 2 moderate, 1 mild, 0 none, −1 no data.
+
+    With `thresholds["zscore_max"]` set and a `zscore`, a class other than none also needs
+    zscore ≤ zscore_max (a low VCI confirmed by a departure from the mean).
+    """
     cls = xr.full_like(vci, 0, dtype="int8")
     for name in ("mild", "moderate", "severe", "extreme"):  # most severe last wins
-        cls = xr.where(vci < thresholds[name], np.int8(_CODES[name]), cls)
+        cls = xr.where(vci < float(thresholds[name]), np.int8(_CODES[name]), cls)  # type: ignore[arg-type]
+    zmax = thresholds.get("zscore_max")
+    if zmax is not None:
+        if zscore is None:
+            raise ValueError("drought classes with zscore_max need the z-score")
+        cls = xr.where(zscore <= zmax, cls, np.int8(0))
     cls = xr.where(vci.notnull(), cls, np.int8(FILL)).astype("int8")
+    rule = ", ".join(f"{k} < {v:g}" for k, v in thresholds.items() if k in _CODES)
     cls.attrs = {
         "long_name": "drought class from VCI",
         "flag_values": [0, 1, 2, 3, 4],
         "flag_meanings": "none mild moderate severe extreme",
-        "thresholds_vci": ", ".join(f"{k} < {v:g}" for k, v in thresholds.items()),
+        "thresholds_vci": rule + ("" if zmax is None else f"; only where z-score <= {zmax:g}"),
     }
     cls.encoding["_FillValue"] = FILL
     return cls
@@ -42,7 +55,9 @@ def compute(
     variables: Sequence[str],
     indicators: Sequence[str] = ("vci", "zscore", "anomaly"),
     min_years: int = 3,
-    thresholds: Mapping[str, float] = DROUGHT_CLASSES,
+    thresholds: Mapping[str, float | None] = DROUGHT_CLASSES,
+    lst: str | None = None,
+    alpha: float = 0.5,
 ) -> xr.Dataset:
     """Indicators of each variable in `comp` (time, y, x) against `ref` (period_of_year, y, x).
 
@@ -50,6 +65,10 @@ def compute(
     anomaly = x − mean; pct_normal = 100·x/mean (where mean > 0). Every indicator is NaN
     where the reference has fewer than `min_years` years or is degenerate (max = min, std = 0),
     never ±inf. `<var>_ref_years` holds the number of reference years behind each value.
+
+    With `lst` (the name of a land-surface-temperature variable in `comp` and `ref`), "tci"
+    gives `<lst>_tci` = 100·(max − T)/(max − min) and "vhi" gives `<var>_vhi` =
+    alpha·VCI + (1 − alpha)·TCI for each variable (Kogan's vegetation health index).
     """
     unknown = [i for i in indicators if i not in INDICATORS]
     if unknown:
@@ -58,6 +77,13 @@ def compute(
     out = xr.Dataset(coords={k: v for k, v in comp.coords.items() if k != "spatial_ref"})
     # each period's reference, looked up once for all variables
     r = ref.sel(period_of_year=poy).drop_vars("period_of_year")
+    heat = None
+    if {"tci", "vhi"} & set(indicators):
+        if lst is None or lst not in comp:
+            raise ValueError("tci and vhi need a land-surface temperature variable (lst=...)")
+        heat = tci(comp[lst], r, name=lst).where(r[f"{lst}_count"] >= min_years)
+        if "tci" in indicators:
+            out[f"{lst}_tci"] = heat
     for name in variables:
         x = comp[name]
         count = r[f"{name}_count"]
@@ -73,7 +99,15 @@ def compute(
         }
         for ind in indicators:
             if ind == "drought_class":
-                out[f"{name}_drought_class"] = drought_class(vci, thresholds)
+                out[f"{name}_drought_class"] = drought_class(
+                    vci, thresholds, zscore=values["zscore"]
+                )
+                continue
+            if ind == "tci":
+                continue
+            if ind == "vhi":
+                assert heat is not None
+                out[f"{name}_vhi"] = vhi(vci, heat, alpha=alpha)
                 continue
             da = values[ind].astype("float32")
             da.attrs = {"long_name": f"{_LONG[ind]} of {name}", "units": _UNITS[ind]}
@@ -84,6 +118,26 @@ def compute(
     if "spatial_ref" in comp.coords:
         out = out.assign_coords(spatial_ref=comp.spatial_ref)
     out.attrs = {"min_reference_years": min_years, **ref.attrs}
+    return out
+
+
+def tci(t: xr.DataArray, ref: xr.Dataset, *, name: str = "lst") -> xr.DataArray:
+    """Temperature condition index: 100·(max − T)/(max − min) of the reference, in [0, 100].
+
+    `ref` holds `<name>_min` and `<name>_max` aligned with `t` (already looked up per period).
+    """
+    lo, hi = ref[f"{name}_min"], ref[f"{name}_max"]
+    out = (100 * (hi - t) / (hi - lo).where(hi > lo)).clip(0, 100).astype("float32")
+    out.attrs = {"long_name": f"temperature condition index of {name}", "units": "percent"}
+    return out
+
+
+def vhi(vci: xr.DataArray, tci: xr.DataArray, *, alpha: float = 0.5) -> xr.DataArray:
+    """Vegetation health index: alpha·VCI + (1 − alpha)·TCI (Kogan), in [0, 100]."""
+    if not 0 <= alpha <= 1:
+        raise ValueError(f"alpha must be in [0, 1]; got {alpha}")
+    out = (alpha * vci + (1 - alpha) * tci).astype("float32")
+    out.attrs = {"long_name": f"vegetation health index (alpha {alpha:g})", "units": "percent"}
     return out
 
 

@@ -13,16 +13,27 @@ from typing import Any, Literal
 
 import tomllib
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from .errors import RecipeError
 
 __all__ = [
     "AOISpec",
+    "CalibrateSpec",
+    "CloudProbabilitySpec",
     "CompositeSpec",
     "DaskSpec",
     "GapfillSpec",
     "GridSpec",
+    "LstSpec",
     "MaskSpec",
     "OutputSpec",
     "Recipe",
@@ -34,7 +45,7 @@ __all__ = [
     "template",
 ]
 
-INDICATORS = ("vci", "zscore", "anomaly", "pct_normal", "drought_class")
+INDICATORS = ("vci", "zscore", "anomaly", "pct_normal", "drought_class", "tci", "vhi")
 FORMATS = ("zarr", "cog", "netcdf")
 
 
@@ -68,6 +79,13 @@ class AOISpec(_Section):
             )
         if self.bbox is not None:
             w, s, e, n = self.bbox
+            # RFC 7946 antimeridian form (west > east); a wide one is rather a swapped order
+            if -180 <= e < w <= 180 and -90 <= s < n <= 90 and e - w + 360 < 180:
+                raise ValueError(
+                    f"bbox {list(self.bbox)} crosses the antimeridian (west > east), which is "
+                    f"not supported: split it at 180° into two runs, [{w}, {s}, 180, {n}] "
+                    f"and [-180, {s}, {e}, {n}]"
+                )
             if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
                 raise ValueError(
                     "bbox must be [west, south, east, north] in degrees with west < east, "
@@ -88,6 +106,23 @@ class TimeSpec(_Section):
         return self
 
 
+class CalibrateSpec(_Section):
+    """Cross-sensor calibration of the indices against a reference collection."""
+
+    reference: str = Field(
+        description="collection the others are calibrated to", examples=["sentinel-2-l2a"]
+    )
+    max_days: float = Field(
+        1, ge=0, le=5, description="pair scenes of two sensors at most this many days apart"
+    )
+    method: Literal["rma", "ols"] = Field(
+        "rma", description="rma (reduced major axis, errors in both) or ols (least squares)"
+    )
+    apply: bool = Field(
+        True, description="rescale the other sensors' indices onto the reference before compositing"
+    )
+
+
 class SourceSpec(_Section):
     """Where the scenes come from."""
 
@@ -95,10 +130,46 @@ class SourceSpec(_Section):
         description="a known name (earth-search), a STAC API URL, or a static catalog path/URL",
         examples=["earth-search"],
     )
-    collection: str = Field("sentinel-2-l2a", description="collection id")
+    collection: str | list[str] = Field(
+        "sentinel-2-l2a",
+        description="collection id, or a list of them for one cube of several sensors "
+        "(sentinel-2-l2a, landsat-c2-l2, modis-13Q1-061, modis-09A1-061)",
+    )
     max_cloud_cover: float = Field(
         100, ge=0, le=100, description="keep scenes with eo:cloud_cover ≤ this (percent)"
     )
+    calibrate: CalibrateSpec | None = Field(
+        None, description="fit (and apply) each other sensor's index against a reference sensor"
+    )
+
+    @field_validator("collection")
+    @classmethod
+    def _collections(cls, v: str | list[str]) -> str | list[str]:
+        if isinstance(v, list):
+            if not v:
+                raise ValueError("give at least one collection")
+            if len(set(v)) != len(v):
+                raise ValueError(f"collections are repeated: {v}")
+            if len(v) == 1:
+                return v[0]
+        return v
+
+    @model_validator(mode="after")
+    def _calibration_reference(self) -> SourceSpec:
+        if self.calibrate is not None:
+            if len(self.collections) < 2:
+                raise ValueError("calibrate: needs two or more collections in source.collection")
+            if self.calibrate.reference not in self.collections:
+                raise ValueError(
+                    f"calibrate.reference: {self.calibrate.reference!r} is not one of "
+                    f"source.collection ({', '.join(self.collections)})"
+                )
+        return self
+
+    @property
+    def collections(self) -> list[str]:
+        """The collection ids, as a list (one or several)."""
+        return [self.collection] if isinstance(self.collection, str) else list(self.collection)
 
 
 class GridSpec(_Section):
@@ -108,13 +179,74 @@ class GridSpec(_Section):
     resolution: float = Field(10, gt=0, description="pixel size in CRS units (metres for UTM)")
 
 
+class CloudProbabilitySpec(_Section):
+    """s2cloudless cloud probability from the Sentinel-2 L1C scene of each L2A scene's day."""
+
+    collection: str = Field(
+        "sentinel-2-l1c",
+        description="collection of the L1C scenes (bands B01, B02, B04, B05, B08, B8A, B09, "
+        "B10, B11, B12)",
+    )
+    catalog: str | None = Field(None, description="as source.catalog; default: the same catalog")
+    threshold: float = Field(
+        0.4, ge=0, le=1, description="mask pixels whose cloud probability is above this (0..1)"
+    )
+    average_over: int = Field(
+        4, ge=0, le=50, description="average the probability over a disk of this radius (pixels)"
+    )
+
+    @field_validator("collection")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        from . import sensors
+        from .errors import SourceError
+
+        try:
+            sensors.for_collection(v)
+        except SourceError as exc:
+            known = ", ".join(c for m in sensors.AUXILIARY for c in m.COLLECTIONS)
+            raise ValueError(f"{v!r} is not supported; known: {known}") from exc
+        return v
+
+
 class MaskSpec(_Section):
     """Which pixels are invalid."""
 
     sentinel2_scl: list[int] = Field(
         [0, 1, 3, 8, 9, 10], description="Sentinel-2 SCL classes to mask (0..11)"
     )
-    dilate_m: float = Field(0, ge=0, description="grow masked clouds/shadows by this many metres")
+    landsat_qa: list[str] = Field(
+        ["fill", "dilated_cloud", "cirrus", "cloud", "shadow", "snow"],
+        description="Landsat QA_PIXEL flags to mask: fill, dilated_cloud, cirrus, cloud, "
+        "shadow, snow, water, not_clear",
+    )
+    modis13q1_qa: list[str] = Field(
+        ["fill", "cloudy", "not_produced", "low_usefulness", "mixed_clouds", "shadow", "snow"],
+        description="MOD13Q1 VI Quality flags to mask: fill, cloudy, not_produced, "
+        "low_usefulness, adjacent_cloud, mixed_clouds, snow, shadow",
+    )
+    modis09a1_qa: list[str] = Field(
+        [
+            "fill",
+            "cloud",
+            "mixed_cloud",
+            "shadow",
+            "cirrus",
+            "internal_cloud",
+            "snow",
+            "internal_snow",
+        ],
+        description="MOD09A1 state QA flags to mask: fill, cloud, mixed_cloud, shadow, cirrus, "
+        "internal_cloud, snow, adjacent_cloud, internal_snow",
+    )
+    dilate_m: float = Field(
+        0, ge=0, description="grow masked clouds/shadows (not fill, snow, …) by this many metres"
+    )
+    cloud_probability: CloudProbabilitySpec | None = Field(
+        None,
+        description="also mask Sentinel-2 clouds by s2cloudless probability from L1C "
+        "(pip install 'vegcube[s2cloudless]')",
+    )
 
     @field_validator("sentinel2_scl")
     @classmethod
@@ -123,6 +255,22 @@ class MaskSpec(_Section):
         if bad:
             raise ValueError(f"SCL classes are 0..11; got {bad}")
         return v
+
+    @field_validator("landsat_qa", "modis13q1_qa", "modis09a1_qa")
+    @classmethod
+    def _known_flags(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        from . import sensors
+
+        sensor = next(s for s in sensors.SENSORS if info.field_name == s.MASK_KEY)
+        sensors.check_flags(sensor, v)  # ValueError listing the accepted names
+        return v
+
+    @property
+    def qa_flags(self) -> dict[str, list[Any]]:
+        """Flags to mask per sensor name (`sensors.<module>.NAME`), for `mask.valid`."""
+        from . import sensors
+
+        return {s.NAME: list(getattr(self, s.MASK_KEY)) for s in sensors.SENSORS}
 
 
 class CompositeSpec(_Section):
@@ -139,6 +287,17 @@ class CompositeSpec(_Section):
     sensor_weights: dict[str, float] | None = Field(
         None, description="weighted/bap: weight per platform (e.g. sentinel-2b: 1.0); 1 if unlisted"
     )
+    monthly: bool = Field(
+        False,
+        description="dekad only: also write OUT/monthly/ (months from the dekads: composites, "
+        "reference, indicators)",
+    )
+
+    @model_validator(mode="after")
+    def _monthly_from_dekads(self) -> CompositeSpec:
+        if self.monthly and self.period != "dekad":
+            raise ValueError("monthly: true aggregates dekads; it needs period: dekad")
+        return self
 
 
 class GapfillSpec(_Section):
@@ -195,6 +354,36 @@ class ReferenceSpec(_Section):
         return self
 
 
+class LstSpec(_Section):
+    """A land-surface-temperature source (a second source) for TCI and VHI."""
+
+    catalog: str | None = Field(
+        None, description="as source.catalog; default: the same catalog as source"
+    )
+    collection: str = Field("landsat-c2-l2", description="collection with a temperature band")
+    band: str = Field(
+        "lwir", description="common name of the temperature band (Landsat: lwir = ST in kelvin)"
+    )
+    max_cloud_cover: float = Field(100, ge=0, le=100, description="as source.max_cloud_cover")
+    alpha: float = Field(0.5, ge=0, le=1, description="VHI = alpha·VCI + (1 − alpha)·TCI")
+
+    @model_validator(mode="after")
+    def _known(self) -> LstSpec:
+        from . import sensors
+        from .errors import SourceError
+
+        try:
+            sensor = sensors.for_collection(self.collection)
+        except SourceError as exc:
+            raise ValueError(str(exc).replace("source.collection: ", "collection: ")) from None
+        if self.band not in sensor.ASSET_ALIASES:
+            raise ValueError(
+                f"band: {self.band!r} is not a band of {self.collection}; "
+                f"known: {', '.join(sensor.ASSET_ALIASES)}"
+            )
+        return self
+
+
 class DroughtClasses(_Section):
     """VCI thresholds of the drought classes (upper bounds)."""
 
@@ -202,6 +391,11 @@ class DroughtClasses(_Section):
     severe: float = Field(20, description="VCI below this: severe drought (class 3)")
     moderate: float = Field(30, description="VCI below this: moderate drought (class 2)")
     mild: float = Field(40, description="VCI below this: mild drought (class 1); else none (0)")
+    zscore_max: float | None = Field(
+        None,
+        description="if set, a class other than none also needs z-score ≤ this (e.g. -1): "
+        "confirms a low VCI by a departure from the mean in standard deviations",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> DroughtClasses:
@@ -256,10 +450,15 @@ class Recipe(_Section):
         None, description="fill the composites' gaps (parameters of the method beside it)"
     )
     reference: ReferenceSpec | None = Field(None, description="needed for indicators")
-    indicators: list[Literal["vci", "zscore", "anomaly", "pct_normal", "drought_class"]] = Field(
+    indicators: list[
+        Literal["vci", "zscore", "anomaly", "pct_normal", "drought_class", "tci", "vhi"]
+    ] = Field(
         [],
-        description="vci, zscore, anomaly, pct_normal, drought_class",
+        description="vci, zscore, anomaly, pct_normal, drought_class; tci, vhi (need `lst`)",
         examples=[["vci", "zscore", "anomaly", "drought_class"]],
+    )
+    lst: LstSpec | None = Field(
+        None, description="land-surface temperature source, for the tci and vhi indicators"
     )
     drought_classes: DroughtClasses = DroughtClasses()
     regions: RegionsSpec | None = Field(None, description="per-region statistics, optional")
@@ -272,6 +471,8 @@ class Recipe(_Section):
             raise ValueError("output: report needs indicators vci, zscore and anomaly")
         if self.indicators and self.reference is None:
             raise ValueError("indicators: need a `reference: {start, end}` section")
+        if {"tci", "vhi"} & set(self.indicators) and self.lst is None:
+            raise ValueError("indicators: tci and vhi need an `lst: {collection, band}` section")
         if self.reference is not None and (
             self.reference.end < self.time.start or self.reference.start > self.time.end
         ):
@@ -293,16 +494,38 @@ class Recipe(_Section):
         return v
 
 
+class _YamlLoader(yaml.SafeLoader):
+    """SafeLoader that keeps dates as text: pydantic parses them and names the field of a
+    bad one (`time.end: ... day value is outside expected range` for 2023-02-30)."""
+
+
+_YamlLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in rules if tag != "tag:yaml.org,2002:timestamp"]
+    for first, rules in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def _read(path: Path) -> dict[str, Any]:
     if not path.is_file():
-        raise RecipeError(f"recipe file {path} does not exist")
-    text = path.read_text(encoding="utf-8")
+        raise RecipeError(f"recipe file {path} does not exist (or is not a file)")
+    kind = "TOML" if path.suffix == ".toml" else "YAML"
     try:
-        data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
-    except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
-        raise RecipeError(f"recipe file {path} is not valid YAML/TOML: {exc}") from exc
+        if kind == "TOML":
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        else:
+            with path.open(encoding="utf-8") as stream:  # the file's name goes into the message
+                data = yaml.load(stream, Loader=_YamlLoader)  # a SafeLoader
+    except UnicodeDecodeError as exc:
+        raise RecipeError(f"recipe file {path} is not UTF-8 text ({exc})") from None
+    except (yaml.YAMLError, tomllib.TOMLDecodeError, ValueError) as exc:
+        raise RecipeError(f"recipe file {path} is not valid {kind}: {exc}") from None
+    if data is None:
+        raise RecipeError(f"recipe file {path} is empty; `vegcube recipe init` writes a template")
     if not isinstance(data, dict):
-        raise RecipeError(f"recipe file {path} must hold a mapping of sections, got {type(data)}")
+        raise RecipeError(
+            f"recipe file {path} must hold a mapping of sections (name:, aoi:, time:, …), "
+            f"got a {type(data).__name__}"
+        )
     return data
 
 
@@ -363,7 +586,17 @@ def _rebase(recipe: Recipe, base: Path) -> Recipe:
     src = recipe.source
     if "://" not in src.catalog and src.catalog.endswith(".json"):
         src = src.model_copy(update={"catalog": str(fix(Path(src.catalog)))})
-    return recipe.model_copy(update={"output": out, "aoi": aoi, "source": src, "regions": regions})
+    lst = recipe.lst
+    if (
+        lst is not None
+        and lst.catalog
+        and "://" not in lst.catalog
+        and lst.catalog.endswith(".json")
+    ):
+        lst = lst.model_copy(update={"catalog": str(fix(Path(lst.catalog)))})
+    return recipe.model_copy(
+        update={"output": out, "aoi": aoi, "source": src, "regions": regions, "lst": lst}
+    )
 
 
 def template() -> str:

@@ -76,7 +76,8 @@ def write(
 ) -> Path:
     """Write ``out_dir/report/index.html`` and its PNGs (atomically) and return the HTML path.
 
-    Maps show the latest period with data (drought class, anomaly, valid-observation count);
+    Maps show the latest period whose indicators cover at least half the area (drought
+    class, anomaly, valid-observation count; a provisional period is said so);
     one time series per region of `zonal` (or of the whole area when `zonal` is None) shows
     `variable` against its reference envelope, drought periods shaded; a table ranks the
     regions by drought severity (mean VCI ascending) in that period.
@@ -132,8 +133,10 @@ def _check(
 
 
 def _latest_period(area: pd.DataFrame, var: str) -> pd.Timestamp:
-    """The latest period with indicator values, else the latest with composite values."""
-    for ok in (area["has_comp"] & area["has_ind"], area["has_comp"]):
+    """The latest period whose indicators cover ≥ MIN_VALID_FRACTION of the area covered
+    best; else the latest with indicator values; else the latest with composite values."""
+    cover = area["ind_cover"] / max(float(area["ind_cover"].max()), 1e-12)
+    for ok in (cover >= MIN_VALID_FRACTION, area["has_comp"] & area["has_ind"], area["has_comp"]):
         if ok.any():
             return pd.Timestamp(ok[ok].index.max())
     raise DataError(f"report: no period has any valid {var!r} value")
@@ -156,6 +159,7 @@ def _area_series(comp: xr.Dataset, ref: xr.Dataset, ind: xr.Dataset, var: str) -
             "share": (cls >= 2).where(cls.notnull()).mean(dims),
             "has_comp": comp[var].notnull().any(dims),
             "has_ind": ind[f"{var}_anomaly"].notnull().any(dims),
+            "ind_cover": ind[f"{var}_anomaly"].notnull().mean(dims),
         }
     )
     ref_means = ref.reset_coords(drop=True)[[f"{var}_{s}" for s in _STATS]].mean(dims)
@@ -355,6 +359,8 @@ def _html(
     end = pd.Timestamp(comp_t["period_end"].values).date()
     poy = int(comp_t["period_of_year"].values)
     period = f"{t.date()} – {end} (period of year {poy})"
+    if "provisional" in comp_t.coords and bool(comp_t["provisional"].values):
+        period += ", provisional: later scenes may still change it"
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     cols = [c for c in _TABLE if c in table.columns]
     head = "".join(f"<th>{e(_TABLE[c][0])}</th>" for c in cols)

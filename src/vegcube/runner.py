@@ -23,13 +23,13 @@ import xarray as xr
 
 from . import aoi as aoi_mod
 from . import (
+    calibrate,
     catalog,
     composite,
     cube,
     export,
     gapfill,
     indicators,
-    indices,
     mask,
     reference,
     report,
@@ -37,8 +37,9 @@ from . import (
     synthesis,
     zonal,
 )
-from .errors import RecipeError, SourceError
+from .errors import BandError, RecipeError, SourceError
 from .recipe import Recipe, load_recipe
+from .state import State, fingerprint
 
 __all__ = ["Plan", "RunResult", "plan", "run"]
 
@@ -68,6 +69,9 @@ class Plan:
     items: list[pystac.Item]
     bands: list[str]
     regions: zonal.Regions | None = None
+    lst_items: list[pystac.Item] = field(default_factory=list)
+    #: L1C scenes paired by solar day with Sentinel-2 scenes (`mask.cloud_probability`)
+    cloud_items: list[pystac.Item] = field(default_factory=list)
 
 
 @dataclass
@@ -90,28 +94,44 @@ def plan(recipe: Recipe | dict[str, Any] | str | os.PathLike[str]) -> Plan:
         gbox = aoi_mod.grid(geom, crs=rc.grid.crs, resolution=rc.grid.resolution)
     except Exception as exc:  # pyproj/odc-geo raise several kinds for a bad CRS
         raise RecipeError(f"grid.crs: cannot use {rc.grid.crs!r} ({exc})") from exc
-    sensor = sensors.for_collection(rc.source.collection)
-    needed: list[str] = []
-    for name in rc.indices:
-        for band in indices.resolve(name).bands:
-            if band not in needed:
-                needed.append(band)
-    bands = [*needed, sensor.QA_BAND]
-    items = catalog.search(
-        rc.source.catalog,
-        collection=rc.source.collection,
-        bbox=tuple(geom.boundingbox),  # type: ignore[arg-type]
-        start=rc.time.start,
-        end=rc.time.end,
-        max_cloud_cover=rc.source.max_cloud_cover,
-    )
+    colls = rc.source.collections
+    per = {c: sensors.bands_for(c, rc.indices) for c in colls}  # SourceError: unknown collection
+    bands = list(dict.fromkeys(b for c in colls for b in per[c]))
+    scl_only = rc.composite.reducer in ("weighted", "bap")
+    if scl_only and any(sensors.for_collection(c).NAME != "sentinel2" for c in colls):
+        raise RecipeError(
+            f"composite.reducer: {rc.composite.reducer!r} scores scenes by their Sentinel-2 "
+            f"SCL; use median, mean, max or min with {', '.join(colls)}"
+        )
+    items: list[pystac.Item] = []
+    for coll in colls:
+        found = catalog.search(
+            rc.source.catalog,
+            collection=coll,
+            bbox=tuple(geom.boundingbox),  # type: ignore[arg-type]
+            start=rc.time.start,
+            end=rc.time.end,
+            max_cloud_cover=rc.source.max_cloud_cover,
+        )
+        if found:
+            try:
+                cube.asset_keys(found, per[coll], collection=coll)
+            except BandError as exc:  # name the recipe's index that needs the band
+                needing = [
+                    i
+                    for i in rc.indices
+                    if any(f"band {b!r}:" in str(exc) for b in sensors.bands_for(coll, [i])[:-1])
+                ]
+                where = f"indices ({', '.join(needing)})" if needing else "source.collection"
+                raise BandError(f"{where}: {exc}") from None
+        items += found
     if not items:
         raise SourceError(
-            f"source: no {rc.source.collection} scenes in {rc.source.catalog} intersect the AOI "
+            f"source: no {' or '.join(colls)} scenes in {rc.source.catalog} intersect the AOI "
             f"between {rc.time.start} and {rc.time.end} with eo:cloud_cover ≤ "
             f"{rc.source.max_cloud_cover}; check aoi, time and source.max_cloud_cover"
         )
-    cube.asset_keys(items, bands, collection=rc.source.collection)
+    items.sort(key=lambda it: (it.datetime or it.common_metadata.start_datetime, it.id))
     if rc.reference is not None:
         first, last = items[0].datetime, items[-1].datetime
         assert first is not None and last is not None
@@ -123,15 +143,90 @@ def plan(recipe: Recipe | dict[str, Any] | str | os.PathLike[str]) -> Plan:
     regions = None
     if rc.regions is not None:  # read now: a bad regions file is bad input, found before work
         regions = zonal.read_regions(rc.regions.path, id=rc.regions.id, layer=rc.regions.layer)
-    return Plan(rc, geom, gbox, items, bands, regions)
+    cloud_items: list[pystac.Item] = []
+    cp = rc.mask.cloud_probability
+    if cp is not None:
+        field_ = "mask.cloud_probability"
+        if sensors.sentinel2 not in [sensors.for_collection(c) for c in colls]:
+            raise RecipeError(f"{field_}: needs a Sentinel-2 L2A collection in source.collection")
+        try:
+            mask.cloud_probability_model()
+        except ModuleNotFoundError as exc:
+            raise RecipeError(f"{field_}: {exc}") from None
+        try:
+            found = catalog.search(
+                cp.catalog or rc.source.catalog,
+                collection=cp.collection,
+                bbox=tuple(geom.boundingbox),  # type: ignore[arg-type]
+                start=rc.time.start - dt.timedelta(days=1),
+                end=rc.time.end + dt.timedelta(days=1),
+            )
+        except SourceError as exc:  # name this section's keys, not source's
+            msg = str(exc).replace("source.collection", f"{field_}.collection")
+            raise SourceError(msg.replace("source.catalog", f"{field_}.catalog")) from None
+        if found:
+            try:
+                cube.asset_keys(found, mask.CLOUD_PROBABILITY_BANDS, collection=cp.collection)
+            except BandError as exc:
+                raise BandError(f"{field_}.collection: {exc}") from None
+        # pair by local solar day (as cube.load groups scenes) with the Sentinel-2 scenes
+        lon = gbox.geographic_extent.centroid.coords[0][0]
+
+        def day(it: pystac.Item) -> dt.date:
+            when = it.datetime or it.common_metadata.start_datetime
+            assert when is not None
+            return (when + dt.timedelta(hours=lon / 15)).date()
+
+        s2_days = {
+            day(it)
+            for it in items
+            if sensors.for_collection(it.collection_id or colls[0]) is sensors.sentinel2
+        }
+        cloud_items = [it for it in found if day(it) in s2_days]
+    return Plan(
+        rc, geom, gbox, items, bands, regions, _lst_items(rc, geom), cloud_items=cloud_items
+    )
+
+
+def _lst_items(rc: Recipe, geom: Any) -> list[pystac.Item]:
+    """The scenes of the land-surface-temperature source (`lst`), bands checked."""
+    if rc.lst is None:
+        return []
+    spec = rc.lst
+    where = spec.catalog or rc.source.catalog
+    found = catalog.search(
+        where,
+        collection=spec.collection,
+        bbox=tuple(geom.boundingbox),
+        start=rc.time.start,
+        end=rc.time.end,
+        max_cloud_cover=spec.max_cloud_cover,
+    )
+    if not found:
+        raise SourceError(
+            f"lst: no {spec.collection} scenes in {where} intersect the AOI between "
+            f"{rc.time.start} and {rc.time.end}; check lst.catalog and lst.collection"
+        )
+    cube.asset_keys(
+        found,
+        [spec.band, *sensors.for_collection(spec.collection).QA_BANDS],
+        collection=spec.collection,
+    )
+    return found
 
 
 @contextlib.contextmanager
-def _scheduler(address: str | None) -> Iterator[None]:
+def _scheduler(address: str | None, *, catalog_name: str | None = None) -> Iterator[None]:
     from odc.stac import configure_rio
 
+    from .fetch import gdal_http_options
+
+    # GDAL retries 429/5xx and connection resets with backoff; a truncated body fails the read
+    http: dict[str, Any] = dict(gdal_http_options())
+    if catalog_name is not None:  # e.g. CDSE's S3 endpoint and keys (SourceError if unset)
+        http.update(catalog.asset_env(catalog_name))
     if address is None:
-        configure_rio(cloud_defaults=True)
+        configure_rio(cloud_defaults=True, **http)
         yield
         return
     from distributed import Client
@@ -141,7 +236,7 @@ def _scheduler(address: str | None) -> Iterator[None]:
     except OSError as exc:
         raise SourceError(f"dask.scheduler: cannot reach {address}: {exc}") from exc
     with client:
-        configure_rio(cloud_defaults=True, client=client)
+        configure_rio(cloud_defaults=True, client=client, **http)
         yield
 
 
@@ -155,78 +250,130 @@ def run(
     t0 = time.perf_counter()
     p = plan(recipe)
     rc = p.recipe
-    out = Path(rc.output.dir)
-    out.mkdir(parents=True, exist_ok=True)
-    result = RunResult(out)
-    result.timings["plan"] = time.perf_counter() - t0
-    say(f"{len(p.items)} scenes, grid {p.grid.shape.x}×{p.grid.shape.y} px in {p.grid.crs}")
-    meta = _run_meta(rc, p.items)
-    export.write_json({**meta, "status": "running"}, out / "run.json")
-    try:
-        with _scheduler(rc.dask.scheduler):
-            _chain(p, result, say)
-    except BaseException as exc:
-        status = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
-        export.write_json({**meta, **status, "timings_s": result.timings}, out / "run.json")
-        raise
-    result.timings["total"] = time.perf_counter() - t0
+    # an unreachable scheduler is bad input: found before anything is written into OUT
+    with _scheduler(rc.dask.scheduler, catalog_name=rc.source.catalog):
+        out = Path(rc.output.dir)
+        out.mkdir(parents=True, exist_ok=True)
+        result = RunResult(out)
+        result.timings["plan"] = time.perf_counter() - t0
+        say(f"{len(p.items)} scenes, grid {p.grid.shape.x}×{p.grid.shape.y} px in {p.grid.crs}")
+        meta = _run_meta(rc, p.items)
+        export.write_json({**meta, "status": "running"}, out / "run.json")
+        state = State(out / "state.sqlite", fingerprint=fingerprint(meta["recipe"], meta["items"]))
+        with _recording(meta, result, state=state, log=say) as say:
+            if state.resumed:
+                say("resuming: units of work finished by an earlier attempt are kept")
+            _chain(p, result, say, state=state)
+            if rc.source.calibrate is not None:  # slope, intercept, r², pairs per index
+                meta["calibration"] = calibrate.from_store(out / "composites.zarr")
+            result.timings["total"] = time.perf_counter() - t0
+    return result
+
+
+@contextlib.contextmanager
+def _recording(
+    meta: dict[str, Any],
+    result: RunResult,
+    *,
+    state: State | None = None,
+    log: Callable[[str], None],
+    kind: str = "run",
+) -> Iterator[Callable[[str], None]]:
+    """Log to `OUT/log/<kind>-<time>.log` (and `log`); write `run.json` with status done,
+    or failed (and the error) if the block raises."""
+    folder = result.out / "log"
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    with open(folder / f"{kind}-{stamp}.log", "a", encoding="utf-8") as file:
+
+        def say(msg: str) -> None:
+            file.write(f"{dt.datetime.now(dt.timezone.utc):%H:%M:%S} {msg}\n")
+            file.flush()
+            log(msg)
+
+        try:
+            yield say
+        except BaseException as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            file.write(f"failed: {error}\n")
+            if state is not None:
+                state.running_to_failed(error)
+            status = {"status": "failed", "error": error}
+            export.write_json(
+                {**meta, **status, "timings_s": result.timings}, result.out / "run.json"
+            )
+            raise
+        finally:
+            if state is not None:
+                state.close()
+        file.write("done\n")
     done = {
         **meta,
         "status": "done",
         "timings_s": result.timings,
         "outputs": {k: str(v) for k, v in result.outputs.items()},
     }
-    export.write_json(done, out / "run.json")
-    return result
+    export.write_json(done, result.out / "run.json")
 
 
-def _chain(p: Plan, result: RunResult, say: Callable[[str], None]) -> None:
+def _chain(
+    p: Plan,
+    result: RunResult,
+    say: Callable[[str], None],
+    *,
+    tail: pd.Timestamp | None = None,
+    rebuild_reference: bool = True,
+    state: State | None = None,
+) -> None:
+    """Compute and write every stage. With `tail` (routine update), only the periods from
+    `tail` on are computed from scenes and written into the existing stores; the reference
+    is kept unless `rebuild_reference`."""
     rc, out = p.recipe, result.out
 
-    def timed(name: str, fn: Callable[[], xr.Dataset]) -> xr.Dataset:
+    def stage(name: str, ds: xr.Dataset, *, whole: bool = False) -> xr.Dataset:
         t = time.perf_counter()
         say(f"{name} …")
-        ds = fn()
-        result.outputs[name] = export.write_zarr(ds, out / f"{name}.zarr")
+        path = out / f"{name}.zarr"
+        if state is not None and state.done(name) and path.exists():
+            say(f"{name}: written by an earlier attempt, kept")
+            result.outputs[name] = path
+            return xr.open_zarr(path)
+        if tail is None or whole:
+            units = state.stage(name) if state is not None else None
+            result.outputs[name] = export.write_zarr(ds, path, units=units)
+            if state is not None:
+                state.set(name, "all", "done")
+        else:
+            result.outputs[name] = export.append_zarr(ds.sel(time=ds.time >= tail), path)
         result.timings[name] = round(time.perf_counter() - t, 3)
         say(f"{name} written in {result.timings[name]:.1f} s")
-        return xr.open_zarr(out / f"{name}.zarr")
+        return xr.open_zarr(path)
 
-    comp = timed("composites", lambda: _composites(p))
+    comp = _composites(p)
+    if rc.lst is not None:
+        comp = comp.merge(_lst_composites(p).drop_vars(["period_end", "period_of_year"]))
+    comp = stage("composites", _provisional(comp, p))
     products = {"composites": comp}
     series = comp  # what the reference and indicators are computed from
     if rc.gapfill is not None:
-        series = timed("gapfilled", lambda: _gapfill(comp, rc))
+        # the fill of new periods uses the whole series, as a full run's does
+        whole = rebuild_reference and tail is not None
+        series = stage("gapfilled", _gapfill(comp, rc), whole=whole)
         products["gapfilled"] = series
-    ref_spec, ref = rc.reference, None
-    if ref_spec is not None:
-        ref = timed(
-            "reference",
-            lambda: reference.compute(
-                series, start=ref_spec.start, end=ref_spec.end, variables=rc.indices
-            ),
-        )
-        if rc.indicators:
-            products["indicators"] = timed(
-                "indicators",
-                lambda: indicators.compute(
-                    series,
-                    ref,
-                    variables=rc.indices,
-                    indicators=rc.indicators,
-                    min_years=ref_spec.min_years,
-                    thresholds=rc.drought_classes.model_dump(),
-                ),
-            )
-    cog_vars = list(rc.indices) + [f"{i}_{k}" for i in rc.indices for k in rc.indicators]
-    _extra_formats(rc, result, products, cog_vars)
+    ref = None
+    if rc.reference is not None:
+        ref, ind = _indicators(rc, series, stage, tail=tail, rebuild=rebuild_reference, folder=out)
+        if ind is not None:
+            products["indicators"] = ind
+    if rc.composite.monthly:
+        _monthly(rc, out, comp, series, tail=tail, rebuild=rebuild_reference, say=say)
+    since = None if rebuild_reference else tail
+    _extra_formats(rc, result, products, since=since)
     table = None
     if p.regions is not None:
         t = time.perf_counter()
         say("zonal statistics …")
-        parts = [zonal.stats(products[k], p.regions) for k in ("composites", "indicators")
-                 if k in products]  # fmt: skip
-        table = pd.concat(parts).sort_values(["region", "variable", "time"], ignore_index=True)
+        table = _zonal(products, p.regions, out, since=since)
         result.outputs["zonal"], result.outputs["zonal_csv"] = zonal.write(table, out)
         result.timings["zonal"] = round(time.perf_counter() - t, 3)
     if rc.output.report and ref is not None:  # the recipe guarantees indicators with a report
@@ -239,11 +386,112 @@ def _chain(p: Plan, result: RunResult, say: Callable[[str], None]) -> None:
         result.timings["report"] = round(time.perf_counter() - t, 3)
 
 
+def _indicators(
+    rc: Recipe,
+    series: xr.Dataset,
+    stage: Callable[..., xr.Dataset],
+    *,
+    tail: pd.Timestamp | None,
+    rebuild: bool,
+    folder: Path,
+    prefix: str = "",
+) -> tuple[xr.Dataset, xr.Dataset | None]:
+    """The reference (computed, or kept in an update) and the indicators against it."""
+    spec = rc.reference
+    assert spec is not None
+    fresh = tail is None or rebuild
+    if fresh:
+        ref = stage(
+            f"{prefix}reference",
+            reference.compute(series, start=spec.start, end=spec.end, variables=_variables(rc)),
+            whole=True,
+        )
+    else:
+        ref = xr.open_zarr(folder / "reference.zarr")
+    if not rc.indicators:
+        return ref, None
+    ind = indicators.compute(
+        series if fresh else series.sel(time=series.time >= tail),
+        ref,
+        variables=rc.indices,
+        indicators=rc.indicators,
+        min_years=spec.min_years,
+        thresholds=rc.drought_classes.model_dump(),
+        lst="lst" if rc.lst is not None else None,
+        alpha=rc.lst.alpha if rc.lst is not None else 0.5,
+    )
+    return ref, stage(f"{prefix}indicators", ind, whole=fresh)
+
+
+def _monthly(
+    rc: Recipe,
+    out: Path,
+    comp: xr.Dataset,
+    series: xr.Dataset,
+    *,
+    tail: pd.Timestamp | None,
+    rebuild: bool,
+    say: Callable[[str], None],
+) -> None:
+    """OUT/monthly/: the months' composites (from the dekads), reference and indicators."""
+    month = None if tail is None else tail.to_period("M").to_timestamp()
+    folder = out / "monthly"
+
+    def stage(name: str, ds: xr.Dataset, *, whole: bool = False) -> xr.Dataset:
+        say(f"{name} …")
+        path = folder / f"{name.removeprefix('monthly ')}.zarr"
+        if month is None or whole:
+            export.write_zarr(ds, path)
+        else:
+            export.append_zarr(ds.sel(time=ds.time >= month), path)
+        return xr.open_zarr(path)
+
+    stage("monthly composites", composite.to_monthly(comp, variables=_variables(rc)))
+    monthly = composite.to_monthly(series, variables=_variables(rc))
+    if rc.reference is not None:
+        _indicators(
+            rc, monthly, stage, tail=month, rebuild=rebuild, folder=folder, prefix="monthly "
+        )
+
+
+def _provisional(comp: xr.Dataset, p: Plan) -> xr.Dataset:
+    """Mark the periods that later data may still change (`provisional` coordinate)."""
+    lon = p.grid.geographic_extent.centroid.coords[0][0]
+    last = max(it.datetime for it in p.items if it.datetime is not None)
+    data_end = (last + dt.timedelta(hours=lon / 15)).date()  # local solar day
+    spec = p.recipe.composite
+    latency = spec.window_days / 2 if spec.reducer in ("weighted", "bap") else 0
+    flag = composite.provisional(
+        comp.period_end.values, data_end=data_end, latency_days=latency, today=dt.date.today()
+    )
+    comp = comp.assign_coords(provisional=("time", flag))
+    comp.provisional.attrs = {"long_name": "period may still change (no data acquired after it)"}
+    return comp
+
+
+def _zonal(
+    products: dict[str, xr.Dataset], regions: zonal.Regions, out: Path, *, since: Any
+) -> pd.DataFrame:
+    """Per-region statistics; in an update, those of the new periods replace the old rows."""
+    parts = []
+    for key in ("composites", "indicators"):
+        if key in products:
+            ds = products[key]
+            ds = ds if since is None else ds.sel(time=ds.time >= since)
+            parts.append(zonal.stats(ds, regions))
+    table = pd.concat(parts)
+    old = out / "zonal.parquet"
+    if since is not None and old.exists():
+        kept = pd.read_parquet(old)
+        table = pd.concat([kept[kept["time"] < since], table])
+    return table.sort_values(["region", "variable", "time"], ignore_index=True)
+
+
 def _gapfill(comp: xr.Dataset, rc: Recipe) -> xr.Dataset:
     """`<index>` filled and `<index>_quality` (−1 observed, n harmonics used, 0 unfilled)."""
     assert rc.gapfill is not None
     out = xr.Dataset(attrs={**comp.attrs, "gapfill_method": rc.gapfill.method})
-    for name in rc.indices:
+    for name in _variables(rc):
         filled = gapfill.fill(comp[name], method=rc.gapfill.method, **rc.gapfill.params)
         out[name] = filled["filled"]
         out[f"{name}_quality"] = filled["quality"]
@@ -252,41 +500,95 @@ def _gapfill(comp: xr.Dataset, rc: Recipe) -> xr.Dataset:
 
 def _composites(p: Plan) -> xr.Dataset:
     rc = p.recipe
-    scenes = cube.load(
-        p.items, p.bands, grid=p.grid, collection=rc.source.collection, chunk=rc.dask.chunk
+    colls = rc.source.collections
+    per = {c: sensors.bands_for(c, rc.indices) for c in colls}
+    one = colls[0] if len(colls) == 1 else None  # a single collection applies to every item
+    scenes = cube.load(p.items, per, grid=p.grid, collection=one, chunk=rc.dask.chunk)
+    ok = mask.valid(
+        scenes,
+        scl_classes=rc.mask.sentinel2_scl,
+        dilate_m=rc.mask.dilate_m,
+        qa_flags=rc.mask.qa_flags,
     )
-    ok = mask.valid(scenes, scl_classes=rc.mask.sentinel2_scl, dilate_m=rc.mask.dilate_m)
+    cp = rc.mask.cloud_probability
+    if cp is not None and p.cloud_items:  # s2cloudless on the L1C scene of the same solar day
+        l1c = cube.load(
+            p.cloud_items, list(mask.CLOUD_PROBABILITY_BANDS), grid=p.grid,
+            collection=cp.collection, chunk=rc.dask.chunk,
+        )  # fmt: skip
+        prob = mask.cloud_probability(l1c, average_over=cp.average_over, dilation_size=0)
+        ok = ok & ~mask.probable_clouds(
+            scenes, prob, threshold=cp.threshold, dilate_m=rc.mask.dilate_m
+        )
     ok = ok & aoi_mod.inside(scenes, p.geometry)  # outside the AOI polygon: NaN
-    idx = indices.compute(mask.apply(scenes, ok), rc.indices)
-    spec, qa = rc.composite, sensors.for_collection(rc.source.collection).QA_BAND
+    idx = cube.compute_indices(mask.apply(scenes, ok), rc.indices)
+    cal, extra = rc.source.calibrate, {}
+    if cal is not None:  # the fits travel in the composites' attrs (→ composites.zarr, run.json)
+        idx, fits = calibrate.harmonise(
+            idx, reference=cal.reference, indices=rc.indices, max_days=cal.max_days,
+            method=cal.method, apply_fit=cal.apply,
+        )  # fmt: skip
+        extra["calibration"] = calibrate.to_attrs(fits)
+    spec, qa = rc.composite, sensors.for_collection(colls[0]).QA_BAND
     start, end = rc.time.start, rc.time.end
     if spec.reducer == "weighted":
         return synthesis.weighted_synthesis(
             idx, scl=scenes[qa], period=spec.period, start=start, end=end,
             window_days=spec.window_days, sensor_weights=spec.sensor_weights,
-        )  # fmt: skip
+        ).assign_attrs(extra)  # fmt: skip
     if spec.reducer == "bap":
         bap = synthesis.best_available_pixel(
             idx, scl=scenes[qa], period=spec.period, start=start, end=end,
             window_days=spec.window_days, sensor_scores=spec.sensor_weights,
         )  # fmt: skip
         # every composite carries `<index>_count`: for BAP, the candidates it chose from
-        return bap.assign({f"{i}_count": bap["bap_count"] for i in rc.indices})
-    return composite.composite(idx, period=spec.period, reducer=spec.reducer, start=start, end=end)
+        return bap.assign({f"{i}_count": bap["bap_count"] for i in rc.indices}).assign_attrs(extra)
+    out = composite.composite(idx, period=spec.period, reducer=spec.reducer, start=start, end=end)
+    return out.assign_attrs(extra)
+
+
+def _lst_composites(p: Plan) -> xr.Dataset:
+    """Period means of land-surface temperature (K) from the `lst` source, on the grid."""
+    rc, spec = p.recipe, p.recipe.lst
+    assert spec is not None
+    qa = list(sensors.for_collection(spec.collection).QA_BANDS)
+    scenes = cube.load(
+        p.lst_items, [spec.band, *qa], grid=p.grid, collection=spec.collection,
+        chunk=rc.dask.chunk,
+    )  # fmt: skip
+    ok = mask.valid(scenes, dilate_m=rc.mask.dilate_m, qa_flags=rc.mask.qa_flags, bands=[spec.band])
+    ok = ok & aoi_mod.inside(scenes, p.geometry)
+    lst = scenes[spec.band].where(ok)
+    lst.attrs = {"long_name": "land surface temperature", "units": "K"}
+    ds = xr.Dataset({"lst": lst})
+    return composite.composite(
+        ds, period=rc.composite.period, reducer="mean", start=rc.time.start, end=rc.time.end
+    )
+
+
+def _variables(rc: Recipe) -> list[str]:
+    """The series the reference and indicators are computed for: indices, and lst if given."""
+    return [*rc.indices, *(["lst"] if rc.lst is not None else [])]
 
 
 def _extra_formats(
-    rc: Recipe, result: RunResult, products: dict[str, xr.Dataset], cog_vars: list[str]
+    rc: Recipe, result: RunResult, products: dict[str, xr.Dataset], *, since: Any = None
 ) -> None:
+    """NetCDF copies (rewritten whole) and COGs (in an update: the periods from `since`)."""
     out = result.out
     if "netcdf" in rc.output.formats:
         for name, ds in products.items():
             result.outputs[f"{name}_netcdf"] = export.write_netcdf(ds, out / f"{name}.nc")
     if "cog" in rc.output.formats:
         t = time.perf_counter()
+        cog_vars = list(rc.indices) + [f"{i}_{k}" for i in rc.indices for k in rc.indicators]
+        cog_vars += ["lst_tci"] if "tci" in rc.indicators else []
         parts = [ds[[v for v in cog_vars if v in ds]] for ds in products.values()]
         merged = xr.merge(parts, compat="override", join="exact")
-        export.write_cogs(merged, out / "cog", [v for v in cog_vars if v in merged])
+        if since is not None:
+            merged = merged.sel(time=merged.time >= since)
+        names = [v for v in cog_vars if v in merged]
+        export.write_cogs(merged, out / "cog", names, overwrite=since is not None)
         result.outputs["cog"] = out / "cog" / "catalog.json"
         result.timings["cog"] = round(time.perf_counter() - t, 3)
 

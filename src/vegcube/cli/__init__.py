@@ -5,8 +5,12 @@ from __future__ import annotations
 import typer
 
 from . import demo as _demo
+from . import download as _download
 from . import recipe as _recipe
 from . import run as _run
+from . import search as _search
+from . import status as _status
+from . import update as _update
 
 __all__ = ["app", "main"]
 
@@ -18,7 +22,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("run")(_run.run)
+app.command("search")(_search.search)
+app.command("update")(_update.update)
+app.command("status")(_status.status)
 app.command("demo")(_demo.demo)
+app.command("download")(_download.download)
 app.add_typer(_recipe.app, name="recipe")
 
 

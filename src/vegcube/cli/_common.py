@@ -9,6 +9,7 @@ from typing import Any
 import typer
 from dask.callbacks import Callback
 from rich.console import Console
+from rich.markup import escape
 
 from ..errors import VegcubeError
 
@@ -54,13 +55,19 @@ def exit_codes() -> Iterator[None]:
         yield
     except VegcubeError as exc:
         kind = "bad input" if exc.exit_code == 2 else "failed"
-        console.print(f"[bold red]error ({kind}):[/] {exc}", markup=True, soft_wrap=True)
+        hint = "" if exc.exit_code == 2 else f"\n{_RESUME}"
+        # messages quote user values ("[west, south, east, north]"): never read them as markup
+        console.print(f"[bold red]error ({kind}):[/] {escape(str(exc))}{hint}", soft_wrap=True)
         raise typer.Exit(exc.exit_code) from None
     except Exception as exc:  # a failure during the run: say what, keep the exit code 1
         console.print(
-            f"[bold red]error (failed):[/] {type(exc).__name__}: {exc}\n"
-            "Outputs already written are kept; run.json records the failure. "
-            "Fix the cause and run the same command again.",
+            f"[bold red]error (failed):[/] {escape(f'{type(exc).__name__}: {exc}')}\n{_RESUME}",
             soft_wrap=True,
         )
         raise typer.Exit(1) from None
+
+
+_RESUME = (
+    "Outputs already written are kept; run.json records the failure. "
+    "Fix the cause and run the same command again."
+)

@@ -22,9 +22,7 @@ def demo(
     with exit_codes(), progress(quiet) as say:
         say(f"demo archive in {out / 'archive'} …")
         archive = generate_archive(out / "archive")
-        recipe = archive.recipe(out / "result")
-        recipe["regions"] = {"path": str(archive.regions), "id": "name"}
-        recipe["output"]["report"] = True
+        recipe = archive.demo_recipe(out / "result")
         recipe_path = out / "recipe.yaml"
         recipe_path.parent.mkdir(parents=True, exist_ok=True)
         recipe_path.write_text(yaml.safe_dump(recipe, sort_keys=False), encoding="utf-8")

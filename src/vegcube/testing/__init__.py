@@ -1,12 +1,41 @@
 """Helpers for testing with vegcube: a deterministic demo archive and a local HTTP server.
 
 `generate_archive` writes a realistic Sentinel-2 L2A static STAC catalog of COGs with a
-drought of known place and time; `serve_folder` serves any folder over HTTP with Range.
+drought of known place and time; `serve_folder` serves any folder over HTTP with Range
+(`serve_faulty` too, injecting 500s, resets, truncation, 429s and tape staging);
+`serve_stac_api` serves a static catalog as a real STAC API (rustac) on 127.0.0.1;
+`generate_landsat_archive` (Landsat C2 L2, joining a catalog) and `generate_modis_archive`
+(MOD13Q1, sinusoidal) model the demo's land for multi-sensor tests; `generate_l1c_archive`
+adds the Sentinel-2 L1C scenes of a demo archive (same clouds) for cloud probability.
 """
 
 from __future__ import annotations
 
 from .demo import LANDCOVER_CLASSES, DemoArchive, generate_archive
+from .faults import Faults, FaultyFolder, serve_faulty
+from .l1c import L1CArchive, cloud_truth, generate_l1c_archive
+from .landsat import LandsatArchive, generate_landsat_archive
+from .modis import ModisArchive, generate_modis_archive
 from .server import ServedFolder, serve_folder
+from .stac_api import ApiRequest, ServedStacApi, serve_stac_api
 
-__all__ = ["LANDCOVER_CLASSES", "DemoArchive", "ServedFolder", "generate_archive", "serve_folder"]
+__all__ = [
+    "LANDCOVER_CLASSES",
+    "ApiRequest",
+    "DemoArchive",
+    "Faults",
+    "FaultyFolder",
+    "L1CArchive",
+    "LandsatArchive",
+    "ModisArchive",
+    "ServedFolder",
+    "ServedStacApi",
+    "cloud_truth",
+    "generate_archive",
+    "generate_l1c_archive",
+    "generate_landsat_archive",
+    "generate_modis_archive",
+    "serve_faulty",
+    "serve_folder",
+    "serve_stac_api",
+]

@@ -123,6 +123,21 @@ class DemoArchive:
             "output": {"dir": str(out_dir), "formats": ["zarr", "cog"]},
         }
 
+    def demo_recipe(self, out_dir: str | os.PathLike[str]) -> dict[str, Any]:
+        """The recipe `vegcube demo` runs: `recipe()` as a drought service would set it up.
+
+        Adds the districts (zonal statistics), the report, a Whittaker smoothing of the
+        dekads (cloud gaps filled, composite noise damped: per-pixel VCI against a few
+        reference years is otherwise noise-driven) and drought classes confirmed by a
+        z-score ≤ −1.
+        """
+        rc = self.recipe(out_dir)
+        rc["gapfill"] = {"method": "whittaker", "lmbda": 30, "smooth_observed": True}
+        rc["drought_classes"] = {"zscore_max": -1.0}
+        rc["regions"] = {"path": str(self.regions), "id": "name"}
+        rc["output"]["report"] = True
+        return rc
+
 
 # --------------------------------------------------------------------------- static layers
 

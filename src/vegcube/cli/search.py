@@ -1,0 +1,113 @@
+"""`vegcube search RECIPE`: list the scenes a run would use, and the clear-sky revisit per month."""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import pystac
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ..catalog import monthly_summary, scene_key
+from ..runner import plan
+from ._common import exit_codes
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    geojson = "geojson"
+
+
+def search(
+    recipe: Path = typer.Argument(..., help="Recipe file (YAML or TOML)."),
+    format: Format = typer.Option(
+        Format.table,
+        "--format",
+        "-f",
+        help="table: scenes and a per-month summary; json: a STAC ItemCollection; "
+        "geojson: a FeatureCollection of footprints.",
+    ),
+) -> None:
+    """Search the recipe's catalog (no pixel read) and print the scenes a run would use."""
+    with exit_codes():
+        p = plan(recipe)
+        months = monthly_summary(p.items, start=p.recipe.time.start, end=p.recipe.time.end)
+    out = Console(highlight=False, soft_wrap=True)
+    if format is Format.json:
+        doc = pystac.ItemCollection(p.items).to_dict(transform_hrefs=False)
+        out.print_json(json.dumps(doc))
+    elif format is Format.geojson:
+        out.print_json(json.dumps(_footprints(p.items)))
+    else:
+        out.print(_scenes_table(p.items))
+        out.print(_months_table(months))
+
+
+def _tile(item: pystac.Item) -> str:
+    key = scene_key(item)
+    return key[2] if len(key) == 4 else ""
+
+
+def _footprints(items: list[pystac.Item]) -> dict[str, Any]:
+    features = [
+        {
+            "type": "Feature",
+            "id": it.id,
+            "geometry": it.geometry,
+            "bbox": it.bbox,
+            "properties": {
+                "id": it.id,
+                "collection": it.collection_id,
+                "datetime": it.datetime.isoformat() if it.datetime else None,
+                "platform": it.properties.get("platform"),
+                "tile": _tile(it) or None,
+                "eo:cloud_cover": it.properties.get("eo:cloud_cover"),
+            },
+        }
+        for it in items
+    ]
+    return {"type": "FeatureCollection", "features": features}
+
+
+def _scenes_table(items: list[pystac.Item]) -> Table:
+    table = Table(title=f"{len(items)} scenes", title_justify="left")
+    for name, justify in (
+        ("date", "left"),
+        ("platform", "left"),
+        ("tile", "left"),
+        ("cloud %", "right"),
+        ("id", "left"),
+    ):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for it in items:
+        cloud = it.properties.get("eo:cloud_cover")
+        table.add_row(
+            f"{it.datetime:%Y-%m-%d %H:%M}" if it.datetime else "",
+            str(it.properties.get("platform", "")),
+            _tile(it),
+            "" if cloud is None else f"{cloud:.1f}",
+            it.id,
+        )
+    return table
+
+
+def _months_table(months: list[Any]) -> Table:
+    table = Table(
+        title="per month: scenes and equivalent clear scenes = Σ (1 − cloud cover)",
+        title_justify="left",
+    )
+    table.add_column("month")
+    table.add_column("scenes", justify="right")
+    table.add_column("equivalent clear", justify="right")
+    unknown = any(m.unknown_cloud for m in months)
+    if unknown:
+        table.add_column("no cloud cover", justify="right")
+    for m in months:
+        row = [m.month, str(m.scenes), f"{m.clear_equivalent:.1f}"]
+        table.add_row(*row, *([str(m.unknown_cloud)] if unknown else []))
+    return table

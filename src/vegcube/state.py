@@ -1,0 +1,182 @@
+"""`OUT/state.sqlite`: the units of work of a run and their state, so a rerun resumes.
+
+A unit is a stage (`composites`, `reference`, …) and a part of it (a block of time steps of
+a Zarr store, or `all`). SQLite commits are atomic, so a run killed at any moment (SIGKILL
+included) leaves a state that says exactly which units finished. A different recipe or
+scene list (the fingerprint) starts the state afresh.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Stage", "State", "fingerprint", "status", "summary"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS units (
+    stage TEXT, unit TEXT, status TEXT, pid INTEGER, started TEXT, finished TEXT, error TEXT,
+    PRIMARY KEY (stage, unit)
+);
+"""
+
+
+def fingerprint(recipe: dict[str, Any], items: list[str]) -> str:
+    """What the outputs depend on: the recipe (less presentation) and the scenes used."""
+    kept = {k: v for k, v in recipe.items() if k not in ("name", "dask")}
+    text = json.dumps({"recipe": kept, "items": sorted(items)}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+class State:
+    """Units of work in `path` (SQLite), keyed to a fingerprint of what they compute."""
+
+    def __init__(self, path: Path, *, fingerprint: str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        self._db.executescript(_SCHEMA)
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'fingerprint'").fetchone()
+        self.resumed = row is not None and row[0] == fingerprint
+        if not self.resumed:
+            with self._db:
+                self._db.execute("DELETE FROM units")
+                self._db.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?)", (fingerprint,)
+                )
+
+    def close(self) -> None:
+        self._db.close()
+
+    def stage(self, name: str) -> Stage:
+        """The units of one stage."""
+        return Stage(self, name)
+
+    def done(self, stage: str, unit: str = "all") -> bool:
+        row = self._db.execute(
+            "SELECT status FROM units WHERE stage = ? AND unit = ?", (stage, unit)
+        ).fetchone()
+        return row is not None and row[0] == "done"
+
+    def set(self, stage: str, unit: str, status: str, error: str | None = None) -> None:
+        """Record `status` (pending, running, done, failed) of a unit."""
+        started = _now() if status == "running" else None
+        finished = _now() if status in ("done", "failed") else None
+        self._db.execute(
+            "INSERT INTO units VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (stage, unit) DO UPDATE "
+            "SET status = excluded.status, pid = excluded.pid, error = excluded.error, "
+            "started = COALESCE(excluded.started, started), "
+            "finished = COALESCE(excluded.finished, finished)",
+            (stage, unit, status, os.getpid(), started, finished, error),
+        )
+
+    def running_to_failed(self, error: str) -> None:
+        """Mark this process's running units failed (the run raised)."""
+        self._db.execute(
+            "UPDATE units SET status = 'failed', error = ?, finished = ? "
+            "WHERE status = 'running' AND pid = ?",
+            (error, _now(), os.getpid()),
+        )
+
+
+@dataclass
+class Stage:
+    """The units of one stage: what `export.write_zarr` checks and records per time block."""
+
+    state: State
+    name: str
+
+    def plan(self, units: list[str]) -> None:
+        """Record the units this stage will have (pending unless already known)."""
+        for unit in units:
+            self.state._db.execute(
+                "INSERT OR IGNORE INTO units (stage, unit, status) VALUES (?, ?, 'pending')",
+                (self.name, unit),
+            )
+
+    def done(self, unit: str = "all") -> bool:
+        return self.state.done(self.name, unit)
+
+    def start(self, unit: str = "all") -> None:
+        self.state.set(self.name, unit, "running")
+
+    def finish(self, unit: str = "all") -> None:
+        self.state.set(self.name, unit, "done")
+
+    def reset(self) -> None:
+        """Forget the units of this stage (its partial output is being started afresh)."""
+        self.state._db.execute("DELETE FROM units WHERE stage = ?", (self.name,))
+
+
+def summary(path: Path) -> list[dict[str, Any]]:
+    """Per stage: counts of units done, running, interrupted, failed and pending."""
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        rows = db.execute(
+            "SELECT stage, status, pid, error, MIN(rowid) FROM units "
+            "GROUP BY stage, unit ORDER BY MIN(rowid)"
+        ).fetchall()
+    finally:
+        db.close()
+    stages: dict[str, dict[str, Any]] = {}
+    for stage, status, pid, error, _ in rows:
+        entry = stages.setdefault(
+            stage,
+            {"stage": stage, "done": 0, "running": 0, "interrupted": 0, "failed": 0,
+             "pending": 0, "errors": []},
+        )  # fmt: skip
+        if status == "running" and not _alive(pid):
+            status = "interrupted"
+        entry[status] = entry.get(status, 0) + 1
+        if error:
+            entry["errors"].append(error)
+    return list(stages.values())
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def status(out: str | os.PathLike[str]) -> dict[str, Any]:
+    """What `vegcube status OUT` shows: the run's status, its stages' units, its logs.
+
+    Raises `RecipeError` (exit 2) when `out` holds no run.
+    """
+    from .errors import RecipeError
+
+    out = Path(out)
+    meta_path, db = out / "run.json", out / "state.sqlite"
+    if not meta_path.is_file():
+        raise RecipeError(f"OUT: {out} holds no vegcube run (no run.json)")
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    logs = sorted((out / "log").glob("*.log")) if (out / "log").is_dir() else []
+    return {
+        "out": str(out),
+        "name": meta.get("recipe", {}).get("name"),
+        "status": meta.get("status"),
+        "started": meta.get("started"),
+        "time": meta.get("recipe", {}).get("time"),
+        "error": meta.get("error"),
+        "updates": len(meta.get("updates", [])),
+        "stages": summary(db) if db.is_file() else [],
+        "log": str(logs[-1]) if logs else None,
+    }

@@ -1,0 +1,481 @@
+"""A corpus of malformed inputs run through the real CLI (issue #6).
+
+Each case checks the exit code (2: bad input found before any work; 1: a data fault found
+during the run), that the error names the field or file and what was wrong, and that nothing
+already in OUT is lost or overwritten: OUT holds a previous good run's outputs (plus a
+sentinel file) before each case and is compared byte for byte afterwards.
+
+Most cases run in-process (`typer.testing.CliRunner`, the same `app` as `python -m vegcube`)
+to keep the file fast; the representative ones (`sub=True`) run as real subprocesses.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import rasterio
+import shapely
+import xarray as xr
+import yaml
+from pyogrio.raw import write
+from pyproj import Transformer
+from typer.testing import CliRunner
+
+import vegcube
+from vegcube.cli import app
+from vegcube.testing.demo import DemoArchive, generate_archive
+
+VEGCUBE = [sys.executable, "-m", "vegcube"]
+#: the run's journal: a failed run records itself there (DESIGN.md), the products stay as they were
+JOURNAL = ("run.json", "state.sqlite", "log/")
+#: a scene of the archive whose asset the data-fault cases damage
+DAMAGED = "S2B_58KEB_20221208_0_L2A/nir.tif"
+
+
+@dataclass
+class Ctx:
+    """What a case needs to write its inputs."""
+
+    tmp: Path
+    archive: DemoArchive
+    out: Path
+
+    def recipe(self) -> dict[str, Any]:
+        """The valid recipe every case starts from (the archive's full chain)."""
+        return copy.deepcopy(self.archive.recipe(self.out))
+
+    def write(self, data: dict[str, Any] | str | bytes, name: str = "recipe.yaml") -> Path:
+        path = self.tmp / name
+        if isinstance(data, bytes):
+            path.write_bytes(data)
+        else:
+            path.write_text(data if isinstance(data, str) else yaml.safe_dump(data))
+        return path
+
+    def file(self, name: str, obj: Any) -> Path:
+        """A JSON file (AOI) beside the recipe."""
+        path = self.tmp / name
+        path.write_text(json.dumps(obj))
+        return path
+
+    def damaged_archive(self, damage: Callable[[Path], None]) -> Path:
+        """A copy of the archive with `damage` applied to its folder; its catalog path."""
+        root = self.tmp / "archive"
+        shutil.copytree(self.archive.path, root)
+        damage(root / "sentinel-2-l2a")
+        return root / "catalog.json"
+
+
+@dataclass
+class Case:
+    """One malformed input: how to write it, and what the CLI must answer."""
+
+    make: Callable[[Ctx], Path]  # writes the recipe (and files it names), returns its path
+    code: int
+    words: tuple[str, ...]  # each must appear in the error message
+    sub: bool = False  # run as a real subprocess
+    check: Callable[[Ctx], None] | None = None  # more checks on OUT after the run
+    marks: tuple[Any, ...] = field(default_factory=tuple)
+
+
+def edit(**changes: Any) -> Callable[[Ctx], Path]:
+    """The valid recipe with `changes` (keys are dotted paths; `CATALOG` = the archive's)."""
+
+    def make(ctx: Ctx) -> Path:
+        r = ctx.recipe()
+        for dotted, value in changes.items():
+            *parents, last = dotted.split(".")
+            node = r
+            for key in parents:
+                node = node.setdefault(key, {})
+            node[last] = value(ctx) if callable(value) else value
+        return ctx.write(r)
+
+    return make
+
+
+def text(content: str | Callable[[Ctx], str] | bytes, name: str = "recipe.yaml") -> Callable:
+    def make(ctx: Ctx) -> Path:
+        return ctx.write(content(ctx) if callable(content) else content, name)
+
+    return make
+
+
+def aoi_file(name: str, obj: Any) -> Callable[[Ctx], Path]:
+    """The valid recipe whose AOI is the GeoJSON file `name` holding `obj`."""
+    return edit(aoi=lambda ctx: {"path": str(ctx.file(name, obj))})
+
+
+def square(w: float, s: float, e: float, n: float) -> list[list[float]]:
+    return [[w, s], [e, s], [e, n], [w, n], [w, s]]
+
+
+def bowtie(bbox: tuple[float, float, float, float]) -> list[list[float]]:
+    """A polygon whose edges cross: a bow-tie over `bbox`."""
+    w, s, e, n = bbox
+    return [[w, s], [e, n], [e, s], [w, n], [w, s]]
+
+
+def utm_across_antimeridian(path: Path) -> Path:
+    """A GeoPackage in UTM 60S holding a square from 179.5°E to 179.5°W."""
+    tr = Transformer.from_crs(4326, 32760, always_xy=True)
+    ring = [tr.transform(x, y) for x, y in square(179.5, -17, 180.5, -16)]
+    wkb = np.array([shapely.to_wkb(shapely.Polygon(ring))], dtype=object)
+    write(path, wkb, [], [], geometry_type="Polygon", crs="EPSG:32760", driver="GPKG")
+    return path
+
+
+def toml_recipe(ctx: Ctx) -> str:
+    """A TOML recipe with an unknown key and a cloud cover out of range."""
+    a, q = ctx.archive, json.dumps
+    return (
+        f'name = "demo"\ncolour = "red"\n[aoi]\nbbox = {list(a.bbox)}\n'
+        f"[time]\nstart = {a.start}\nend = {a.end}\n"
+        f"[source]\ncatalog = {q(str(a.catalog))}\nmax_cloud_cover = 150\n"
+        f"[output]\ndir = {q(str(ctx.out))}\n"
+    )
+
+
+def impossible_date(ctx: Ctx) -> str:
+    """The valid recipe with `end: 2023-02-30` written as a YAML date (unquoted)."""
+    r = ctx.recipe()
+    r["time"]["end"] = "END"
+    return yaml.safe_dump(r).replace("END", "2023-02-30")
+
+
+def garbage(folder: Path) -> None:
+    path = folder / DAMAGED
+    path.write_bytes(bytes(range(256)) * (path.stat().st_size // 256 + 1))
+
+
+def truncate(folder: Path) -> None:
+    path = folder / DAMAGED
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def clouds_in_first_december_dekad(folder: Path) -> None:
+    """Every pixel of the scenes of 2022-12-01..10 flagged cloud high (SCL 9)."""
+    for scene in folder.glob("S2?_58KEB_2022120[1-9]_*"):
+        with rasterio.open(scene / "scl.tif", "r+", IGNORE_COG_LAYOUT_BREAK="YES") as ds:
+            ds.write(np.full((ds.height, ds.width), 9, dtype=ds.dtypes[0]), 1)
+
+
+def damaged(damage: Callable[[Path], None]) -> Callable[[Ctx], Path]:
+    return edit(**{"source.catalog": lambda ctx: str(ctx.damaged_archive(damage))})
+
+
+def cloudy_dekad_is_nan_with_count_0(ctx: Ctx) -> None:
+    comp = xr.open_zarr(ctx.out / "composites.zarr")
+    dekad = comp.sel(time="2022-12-01")
+    assert int(dekad.ndvi_count.max()) == 0
+    assert bool(dekad.ndvi.isnull().all())
+    assert int(comp.ndvi_count.sum()) > 0  # the other dekads are observed
+    assert (ctx.out / "indicators.zarr").is_dir()
+
+
+CASES: dict[str, Case] = {
+    # ---------------------------------------------------------------- recipe fields
+    "unknown top-level key": Case(edit(colour="red"), 2, ("colour: unknown key",), sub=True),
+    "unknown nested key": Case(
+        edit(**{"source.cloud_cover": 10}), 2, ("source.cloud_cover: unknown key",)
+    ),
+    "resolution is text": Case(
+        edit(**{"grid.resolution": "ten"}), 2, ("grid.resolution:", "valid number")
+    ),
+    "indices is not a list": Case(edit(indices="ndvi"), 2, ("indices:", "valid list")),
+    "negative resolution": Case(
+        edit(**{"grid.resolution": -10}), 2, ("grid.resolution:", "greater than 0")
+    ),
+    "max_cloud_cover 150": Case(
+        edit(**{"source.max_cloud_cover": 150}),
+        2,
+        ("source.max_cloud_cover:", "less than or equal to 100"),
+    ),
+    "unknown index": Case(edit(indices=["ndvix"]), 2, ("indices:", "unknown index 'ndvix'")),
+    "unknown indicator": Case(
+        edit(indicators=["vci", "spi"]), 2, ("indicators.1:", "'vci'", "'drought_class'")
+    ),
+    "unknown composite period": Case(
+        edit(**{"composite.period": "week"}), 2, ("composite.period:", "'dekad' or 'month'")
+    ),
+    "unknown composite reducer": Case(
+        edit(**{"composite.reducer": "mode"}), 2, ("composite.reducer:", "'median'")
+    ),
+    "gapfill parameter of another method": Case(
+        edit(gapfill={"method": "harmonic", "lmbda": 5}),
+        2,
+        ("gapfill: lmbda: not a parameter of method 'harmonic'", "accepted: harmonics"),
+    ),
+    "drought thresholds out of order": Case(
+        edit(drought_classes={"extreme": 30, "severe": 20}),
+        2,
+        ("drought_classes:", "extreme < severe < moderate < mild"),
+    ),
+    "unknown output format": Case(
+        edit(**{"output.formats": ["zarr", "tiff"]}), 2, ("output.formats.1:", "'cog'")
+    ),
+    "dask scheduler not an address": Case(
+        edit(**{"dask.scheduler": "localhost:8786"}), 2, ("dask.scheduler:", "tcp://host:8786")
+    ),
+    "dask scheduler unreachable": Case(
+        edit(**{"dask.scheduler": "tcp://127.0.0.1:9"}),
+        2,
+        ("dask.scheduler: cannot reach tcp://127.0.0.1:9",),
+    ),
+    "unknown grid crs": Case(edit(**{"grid.crs": "EPSG:999999"}), 2, ("grid.crs:", "EPSG:999999")),
+    "YAML syntax error": Case(
+        text("name: demo\naoi: {bbox: [1, 2\n"),
+        2,
+        ("recipe.yaml is not valid YAML", "line 2"),
+        sub=True,
+    ),
+    "empty recipe file": Case(text(""), 2, ("recipe.yaml is empty", "vegcube recipe init")),
+    "recipe not a mapping": Case(
+        text("- name: demo\n"), 2, ("recipe.yaml must hold a mapping", "got a list")
+    ),
+    "recipe not text": Case(text(b"\xff\xfe\x00\x81garbage"), 2, ("recipe.yaml is not UTF-8",)),
+    "recipe file does not exist": Case(
+        lambda ctx: ctx.tmp / "nope.yaml", 2, ("nope.yaml does not exist",), sub=True
+    ),
+    "TOML syntax error": Case(
+        text('name = "demo"\n[aoi\nbbox = [1, 2, 3, 4]\n', "recipe.toml"),
+        2,
+        ("recipe.toml is not valid TOML", "line 2"),
+    ),
+    "TOML with bad fields": Case(
+        text(toml_recipe, "recipe.toml"),
+        2,
+        ("colour: unknown key", "source.max_cloud_cover:", "less than or equal to 100"),
+    ),
+    # ---------------------------------------------------------------- dates
+    "reversed time range": Case(
+        edit(time={"start": "2023-02-28", "end": "2022-11-01"}),
+        2,
+        ("time: end 2022-11-01 is before start 2023-02-28",),
+    ),
+    "reference end before start": Case(
+        edit(reference={"start": "2022-12-31", "end": "2022-01-01"}),
+        2,
+        ("reference: end 2022-01-01 is before start 2022-12-31",),
+    ),
+    "reference period holds no scene": Case(
+        edit(
+            time={"start": "2021-01-01", "end": "2023-02-28"},
+            reference={"start": "2021-01-01", "end": "2021-06-30"},
+        ),
+        2,
+        ("reference: 2021-01-01..2021-06-30 holds no scene", "2022-11-03..2023-02-21"),
+    ),
+    "impossible date 2023-02-30": Case(
+        text(impossible_date), 2, ("time.end:", "day value is outside expected range"), sub=True
+    ),
+    # ---------------------------------------------------------------- AOI
+    "bbox longitude 190": Case(
+        edit(**{"aoi.bbox": [165, -21, 190, -20]}),
+        2,
+        ("aoi: bbox must be [west, south, east, north]", "±180", "[165.0, -21.0, 190.0, -20.0]"),
+    ),
+    "bbox south > north": Case(
+        edit(**{"aoi.bbox": [165.0, -21.0, 165.1, -21.5]}), 2, ("aoi: bbox", "south < north")
+    ),
+    "bbox across the antimeridian": Case(
+        edit(**{"aoi.bbox": [179.5, -17.0, -179.5, -16.5]}),
+        2,
+        ("aoi: bbox [179.5, -17.0, -179.5, -16.5] crosses the antimeridian", "split it at 180°"),
+    ),
+    "polygon across the antimeridian": Case(
+        aoi_file(
+            "fiji.geojson", {"type": "Polygon", "coordinates": [square(179.5, -17, 180.5, -16)]}
+        ),
+        2,
+        ("aoi.path", "fiji.geojson", "crosses the antimeridian", "179.5..180.5"),
+    ),
+    "multipolygon split at the antimeridian": Case(
+        aoi_file(
+            "fiji-split.geojson",
+            {
+                "type": "MultiPolygon",
+                "coordinates": [[square(179.5, -17, 180, -16)], [square(-180, -17, -179.5, -16)]],
+            },
+        ),
+        2,
+        ("aoi.path", "fiji-split.geojson", "crosses the antimeridian", "-180 and 180"),
+    ),
+    "projected AOI file across the antimeridian": Case(
+        lambda ctx: edit(aoi={"path": str(utm_across_antimeridian(ctx.tmp / "fiji.gpkg"))})(ctx),
+        2,
+        ("aoi.path", "fiji.gpkg", "crosses the antimeridian"),
+    ),
+    "AOI file does not exist": Case(
+        edit(aoi=lambda ctx: {"path": str(ctx.tmp / "nowhere.geojson")}),
+        2,
+        ("aoi.path: file", "nowhere.geojson does not exist"),
+    ),
+    "empty FeatureCollection": Case(
+        aoi_file("empty.geojson", {"type": "FeatureCollection", "features": []}),
+        2,
+        ("aoi.path", "empty.geojson", "FeatureCollection has no features"),
+    ),
+    "self-intersecting polygon": Case(
+        lambda ctx: aoi_file(
+            "bowtie.geojson",
+            {"type": "Polygon", "coordinates": [bowtie(ctx.archive.bbox)]},
+        )(ctx),
+        2,
+        ("aoi.path", "bowtie.geojson", "invalid geometry (Self-intersection"),
+        sub=True,
+    ),
+    "Feature without geometry": Case(
+        aoi_file("nogeom.geojson", {"type": "Feature", "properties": {"name": "x"}}),
+        2,
+        ("aoi.path", "nogeom.geojson", "has no geometry"),
+    ),
+    "FeatureCollection with a null geometry": Case(
+        aoi_file(
+            "nullgeom.geojson",
+            {
+                "type": "FeatureCollection",
+                "features": [{"type": "Feature", "properties": {}, "geometry": None}],
+            },
+        ),
+        2,
+        ("aoi.path", "nullgeom.geojson", "feature 0", "has no geometry"),
+    ),
+    "AOI outside the archive": Case(
+        edit(**{"aoi.bbox": [10.0, 10.0, 10.1, 10.1]}),
+        2,
+        ("no sentinel-2-l2a scenes", "intersect the AOI", "check aoi"),
+    ),
+    # ---------------------------------------------------------------- source
+    "unsupported collection": Case(
+        edit(**{"source.collection": "sentinel-3-olci"}),
+        2,
+        ("source.collection: 'sentinel-3-olci' is not supported", "sentinel-2-l2a"),
+        sub=True,
+    ),
+    "collection not in the catalog": Case(
+        edit(**{"source.collection": "landsat-c2-l2"}),
+        2,
+        ("source.collection: 'landsat-c2-l2' is not in", "catalog.json", "it has: sentinel-2-l2a"),
+    ),
+    "catalog path does not exist": Case(
+        edit(**{"source.catalog": "/no/such/catalog.json"}),
+        2,
+        ("source.catalog:", "/no/such/catalog.json"),
+    ),
+    "index needs a band the collection lacks": Case(
+        edit(indices=["ndvi", "NDREI"]),
+        2,
+        ("band 'rededge1'", "its assets are: blue"),
+    ),
+    "index needing a missing band is named": Case(
+        edit(indices=["ndvi", "NDREI"]),
+        2,
+        ("indices (NDREI): band 'rededge1'",),
+    ),
+    # ---------------------------------------------------------------- data faults
+    "corrupt COG (garbage bytes)": Case(
+        damaged(garbage), 1, (DAMAGED, "run the same command again"), sub=True
+    ),
+    "truncated COG": Case(
+        damaged(truncate),
+        1,
+        (DAMAGED, "run the same command again"),
+    ),
+    "every pixel cloudy in a dekad": Case(
+        damaged(clouds_in_first_december_dekad), 0, (), check=cloudy_dekad_is_nan_with_count_0
+    ),
+}
+
+
+# ------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory: pytest.TempPathFactory) -> DemoArchive:
+    """Four months, 400 m × 400 m: 24 scenes."""
+    return generate_archive(
+        tmp_path_factory.mktemp("bad_inputs_archive"), size=40, start="2022-11-01", end="2023-02-28"
+    )
+
+
+@pytest.fixture(scope="module")
+def previous(archive: DemoArchive, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """OUT of a previous good run of the archive's recipe (zarr stores and COGs)."""
+    out = tmp_path_factory.mktemp("previous") / "out"
+    vegcube.run(archive.recipe(out))
+    return out
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    """Relative path → sha256 of every file under `folder`."""
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def run_cli(recipe: Path, *, sub: bool, cwd: Path) -> tuple[int, str]:
+    """`vegcube run RECIPE`: exit code and stderr."""
+    if sub:
+        res = subprocess.run(
+            [*VEGCUBE, "run", str(recipe)], capture_output=True, text=True, cwd=cwd, timeout=120
+        )
+        return res.returncode, res.stderr
+    got = CliRunner().invoke(app, ["run", "-q", str(recipe)])
+    assert got.exception is None or isinstance(got.exception, SystemExit), repr(got.exception)
+    return got.exit_code, got.stderr
+
+
+# ------------------------------------------------------------------------- the corpus
+
+
+@pytest.mark.parametrize("name", [pytest.param(k, id=k, marks=c.marks) for k, c in CASES.items()])
+def test_bad_input(name: str, archive: DemoArchive, previous: Path, tmp_path: Path) -> None:
+    case = CASES[name]
+    ctx = Ctx(tmp_path, archive, tmp_path / "out")
+    if case.code == 0:  # a good run may replace the products; a file of the user's stays
+        ctx.out.mkdir()
+    else:
+        shutil.copytree(previous, ctx.out)
+        (ctx.out / "composites.zarr" / "sentinel").write_text("from an earlier run")
+    (ctx.out / "keep.txt").write_text("the user's own file")
+    before = snapshot(ctx.out)
+    recipe = case.make(ctx)
+
+    code, stderr = run_cli(recipe, sub=case.sub, cwd=tmp_path)
+
+    assert code == case.code, stderr
+    assert "Traceback" not in stderr, stderr
+    after = snapshot(ctx.out)
+    if case.code == 0:
+        assert after["keep.txt"] == before["keep.txt"]
+    else:
+        message = " ".join(stderr[stderr.index("error (") :].split())
+        for words in case.words:
+            assert words in message, message
+        if case.code == 2:  # found before any work: OUT untouched, nothing added
+            assert after == before
+        else:  # failed during the run: the products are kept whole; the journal says why
+            kept = {k: v for k, v in before.items() if not k.startswith(JOURNAL)}
+            assert {k: after.get(k) for k in kept} == kept
+            record = json.loads((ctx.out / "run.json").read_text())
+            assert record["status"] == "failed" and DAMAGED in record["error"], record
+    if case.check is not None:
+        case.check(ctx)
+
+
+def test_corpus_is_large_enough() -> None:
+    assert len(CASES) >= 30
