@@ -26,10 +26,13 @@ VARIANTS: list[tuple[str, dict[str, Any] | None, float | None]] = [
     ("dekad medians, VCI", None, None),
     ("linear gap filling, VCI", {"method": "linear"}, None),
     ("harmonic (window 120 d), VCI", {"method": "harmonic", "window_days": 120}, None),
+    ("Whittaker λ 3, VCI", {"method": "whittaker", "lmbda": 3, "smooth_observed": True}, None),
     ("Whittaker λ 30, VCI", {"method": "whittaker", "lmbda": 30, "smooth_observed": True}, None),
-    ("dekad medians, VCI + z ≤ −1", None, -1.0),
-    ("Whittaker λ 30, VCI + z ≤ −1 (demo)", {"method": "whittaker", "lmbda": 30,
-                                             "smooth_observed": True}, -1.0),
+    ("dekad medians, VCI + z ≤ −1.5", None, -1.5),
+    ("Whittaker λ 30, VCI + z ≤ −1", {"method": "whittaker", "lmbda": 30,
+                                       "smooth_observed": True}, -1.0),
+    ("Whittaker λ 3, VCI + z ≤ −1.5 (demo)", {"method": "whittaker", "lmbda": 3,
+                                              "smooth_observed": True}, -1.5),
 ]  # fmt: skip
 
 

@@ -69,6 +69,30 @@ def test_update_equals_full_run(runs):
     assert b["time"].max() == pd.Timestamp("2023-06-21")
 
 
+def test_update_revises_the_smoothing_before_the_new_periods(small, tmp_path):
+    """A smoother's last values move when later data arrive: the update rewrites them."""
+
+    def recipe(out, end):
+        rc = small.recipe(out)
+        rc.update(indices=["ndvi"], indicators=[], time={"start": "2021-11-01", "end": end})
+        rc["gapfill"] = {"method": "whittaker", "lmbda": 3, "smooth_observed": True}
+        rc["output"]["formats"] = ["zarr"]
+        del rc["reference"]
+        return rc
+
+    vegcube.run(recipe(tmp_path / "full", "2022-03-31"))
+    vegcube.run(recipe(tmp_path / "upd", "2022-02-15"))
+    before = xr.open_zarr(tmp_path / "upd" / "gapfilled.zarr").load()
+    vegcube.update(recipe(tmp_path / "upd", "2022-03-31"))
+    full = xr.open_zarr(tmp_path / "full" / "gapfilled.zarr").load()
+    after = xr.open_zarr(tmp_path / "upd" / "gapfilled.zarr").load()
+    # the end of the first run's series was revised (by more than noise) …
+    old = before.ndvi.sel(time=slice("2022-01-11", None))
+    assert float(np.nanmax(np.abs(old - full.ndvi.sel(time=old.time)))) > 1e-3
+    # … to what one full run gives (up to 36 periods back; this series is shorter)
+    np.testing.assert_allclose(after.ndvi.values, full.ndvi.values, atol=1e-6)
+
+
 def test_update_recomputes_the_provisional_period(runs):
     _, upd, before, _, _ = runs
     # the first run ended on 2023-03-25: its dekad 21-31 March was open

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pystac
 import xarray as xr
@@ -356,9 +357,13 @@ def _chain(
     products = {"composites": comp}
     series = comp  # what the reference and indicators are computed from
     if rc.gapfill is not None:
-        # the fill of new periods uses the whole series, as a full run's does
+        # the fill of new periods uses the whole series, as a full run's does; new data also
+        # revise the fill (or smoothing) of the last periods before them: rewritten too
+        filled = _gapfill(comp, rc)
+        if tail is not None and not rebuild_reference:
+            tail = _first_change(filled, out / "gapfilled.zarr", tail, _variables(rc))
         whole = rebuild_reference and tail is not None
-        series = stage("gapfilled", _gapfill(comp, rc), whole=whole)
+        series = stage("gapfilled", filled, whole=whole)
         products["gapfilled"] = series
     ref = None
     if rc.reference is not None:
@@ -384,6 +389,33 @@ def _chain(
             variable=rc.indices[0], zonal=table,
         )  # fmt: skip
         result.timings["report"] = round(time.perf_counter() - t, 3)
+
+
+def _first_change(
+    new: xr.Dataset,
+    store: Path,
+    tail: pd.Timestamp,
+    variables: list[str],
+    *,
+    lookback: int = 36,
+    tolerance: float = 1e-6,
+) -> pd.Timestamp:
+    """The first of the `lookback` periods before `tail` whose stored value in `store` the
+    new series changes by more than `tolerance`; `tail` if none does."""
+    old = xr.open_zarr(store)
+    times = pd.DatetimeIndex(old.time.values)
+    end = int(times.searchsorted(tail))
+    window = times[max(0, end - lookback) : end]
+    if len(window) == 0:
+        return tail
+    a = new[variables].sel(time=window).compute()
+    b = old[variables].sel(time=window).load()
+    changed = np.zeros(len(window), bool)
+    for name in variables:
+        x, y = a[name].values, b[name].values
+        differs = (np.abs(x - y) > tolerance) | (np.isnan(x) != np.isnan(y))
+        changed |= differs.reshape(len(window), -1).any(axis=1)
+    return pd.Timestamp(window[np.argmax(changed)]) if changed.any() else tail
 
 
 def _indicators(

@@ -32,7 +32,7 @@ from .landsat import write_cog
 
 __all__ = ["TRUTH_CLASSES", "L1CArchive", "cloud_truth", "generate_l1c_archive"]
 
-_FORMAT = 1
+_FORMAT = 3
 _COLLECTION = "sentinel-2-l1c"
 _COG = "image/tiff; application=geotiff; profile=cloud-optimized"
 # asset, band, centre wavelength (um), gsd, path reflectance, transmittance

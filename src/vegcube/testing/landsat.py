@@ -47,7 +47,7 @@ from .demo import (
 
 __all__ = ["LandsatArchive", "generate_landsat_archive", "qa_value", "write_cog"]
 
-_FORMAT = 1
+_FORMAT = 3
 _COLLECTION = "landsat-c2-l2"
 _NORTH_EPSG = _EPSG - 100  # UTM 58N: USGS grids the southern hemisphere with negative northings
 _COG = "image/tiff; application=geotiff; profile=cloud-optimized"

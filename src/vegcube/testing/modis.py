@@ -38,7 +38,7 @@ from .landsat import write_cog
 
 __all__ = ["ModisArchive", "generate_modis_archive", "vi_quality_value"]
 
-_FORMAT = 1
+_FORMAT = 3
 _COLLECTION = "modis-13Q1-061"
 _COG = "image/tiff; application=geotiff; profile=cloud-optimized"
 _PIXEL = TILE_SIZE_M / 4800
