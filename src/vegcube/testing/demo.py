@@ -519,8 +519,6 @@ def _assets(model: _Model, scene: _Scene, raster_bands: bool) -> dict[str, pysta
 
 
 def _item(model: _Model, scene: _Scene, cloud: float, raster_bands: bool) -> pystac.Item:
-    lons = [p[0] for p in model.footprint]
-    lats = [p[1] for p in model.footprint]
     made = scene.when + timedelta(hours=2, minutes=17)
     n_base = "N" + scene.baseline.replace(".", "")
     props = {
@@ -540,16 +538,35 @@ def _item(model: _Model, scene: _Scene, cloud: float, raster_bands: bool) -> pys
         "s2:product_uri": f"{scene.id[:3]}_MSIL2A_{scene.when:%Y%m%dT%H%M%S}_{n_base}_R130_"
         f"T58KEB_{made:%Y%m%dT%H%M%S}.SAFE",
     }
+    return stac_item(
+        model, scene.id, scene.when, props, _assets(model, scene, raster_bands),
+        collection=_COLLECTION, extensions=_EXTENSIONS,
+    )  # fmt: skip
+
+
+def stac_item(
+    model: _Model,
+    item_id: str,
+    when: datetime,
+    props: dict[str, Any],
+    assets: dict[str, pystac.Asset],
+    *,
+    collection: str,
+    extensions: list[str],
+) -> pystac.Item:
+    """An item over the demo tile's footprint (shared by the demo's generators)."""
+    lons = [p[0] for p in model.footprint]
+    lats = [p[1] for p in model.footprint]
     item = pystac.Item(
-        scene.id,
+        item_id,
         {"type": "Polygon", "coordinates": [model.footprint]},
         [min(lons), min(lats), max(lons), max(lats)],
-        scene.when,
+        when,
         props,
-        stac_extensions=list(_EXTENSIONS),
-        collection=_COLLECTION,
+        stac_extensions=list(extensions),
+        collection=collection,
     )
-    for key, asset in _assets(model, scene, raster_bands).items():
+    for key, asset in assets.items():
         item.add_asset(key, asset)
     return item
 

@@ -26,7 +26,18 @@ import xarray as xr
 from rasterio.transform import Affine
 from scipy import ndimage
 
-from .demo import _EPSG, _EXTENSIONS, DemoArchive, _build_model, _iso, _Model, _plan, _render, _up
+from .demo import (
+    _EPSG,
+    _EXTENSIONS,
+    DemoArchive,
+    _build_model,
+    _iso,
+    _Model,
+    _plan,
+    _render,
+    _up,
+    stac_item,
+)
 from .demo import _Scene as _L2AScene
 from .landsat import write_cog
 
@@ -211,8 +222,6 @@ def _assets(model: _Model, scene: _Scene, raster_bands: bool) -> dict[str, pysta
 
 
 def _item(model: _Model, scene: _Scene, cover: float, raster_bands: bool) -> pystac.Item:
-    lons = [p[0] for p in model.footprint]
-    lats = [p[1] for p in model.footprint]
     when = scene.l2a.when
     made = when + timedelta(hours=1, minutes=40)
     n_base = "N" + scene.l2a.baseline.replace(".", "")
@@ -233,18 +242,10 @@ def _item(model: _Model, scene: _Scene, cover: float, raster_bands: bool) -> pys
         "s2:product_uri": f"{scene.id[:3]}_MSIL1C_{when:%Y%m%dT%H%M%S}_{n_base}_R130_"
         f"T58KEB_{made:%Y%m%dT%H%M%S}.SAFE",
     }
-    item = pystac.Item(
-        scene.id,
-        {"type": "Polygon", "coordinates": [model.footprint]},
-        [min(lons), min(lats), max(lons), max(lats)],
-        when,
-        props,
-        stac_extensions=list(_EXTENSIONS),
-        collection=_COLLECTION,
-    )
-    for key, asset in _assets(model, scene, raster_bands).items():
-        item.add_asset(key, asset)
-    return item
+    return stac_item(
+        model, scene.id, when, props, _assets(model, scene, raster_bands),
+        collection=_COLLECTION, extensions=_EXTENSIONS,
+    )  # fmt: skip
 
 
 def _save(root: Path, coll: pystac.Collection) -> None:

@@ -43,6 +43,7 @@ from .demo import (
     _iso,
     _Model,
     _smooth,
+    stac_item,
 )
 
 __all__ = ["LandsatArchive", "generate_landsat_archive", "qa_value", "write_cog"]
@@ -362,8 +363,6 @@ def _assets(model: _Model, scene: _Scene, raster_bands: bool) -> dict[str, pysta
 
 
 def _item(model: _Model, scene: _Scene, qa: np.ndarray, raster_bands: bool) -> pystac.Item:
-    lons = [p[0] for p in model.footprint]
-    lats = [p[1] for p in model.footprint]
     data = qa != 1
     cloudy = (qa & 0b1110) != 0
     cover = round(100.0 * float(cloudy[data].mean()) if data.any() else 0.0, 2)
@@ -389,18 +388,10 @@ def _item(model: _Model, scene: _Scene, qa: np.ndarray, raster_bands: bool) -> p
         "landsat:collection_number": "02",
         "landsat:correction": "L2SP",
     }
-    item = pystac.Item(
-        scene.id,
-        {"type": "Polygon", "coordinates": [model.footprint]},
-        [min(lons), min(lats), max(lons), max(lats)],
-        scene.when,
-        props,
-        stac_extensions=list(_EXTENSIONS),
-        collection=_COLLECTION,
-    )
-    for key, asset in _assets(model, scene, raster_bands).items():
-        item.add_asset(key, asset)
-    return item
+    return stac_item(
+        model, scene.id, scene.when, props, _assets(model, scene, raster_bands),
+        collection=_COLLECTION, extensions=_EXTENSIONS,
+    )  # fmt: skip
 
 
 def _save(root: Path, coll: pystac.Collection) -> None:
