@@ -544,6 +544,23 @@ def _item(model: _Model, scene: _Scene, cloud: float, raster_bands: bool) -> pys
     )  # fmt: skip
 
 
+def join_catalog(root: Path, coll: pystac.Collection, *, title: str) -> None:
+    """Save `coll` under `root` as a child of ``root/catalog.json``, created (with `title`) or
+    joined; a collection of the same id already there is replaced."""
+    href = root / "catalog.json"
+    if href.is_file():
+        cat = pystac.Catalog.from_file(str(href))
+        if cat.get_child(coll.id) is not None:
+            cat.remove_child(coll.id)
+    else:
+        cat = pystac.Catalog(f"vegcube-{coll.id}", title)
+        cat.normalize_hrefs(str(root))
+    cat.add_child(coll)
+    coll.normalize_hrefs(str(root / coll.id))
+    coll.save(pystac.CatalogType.SELF_CONTAINED)
+    cat.save_object(include_self_link=False, dest_href=str(href))
+
+
 def stac_item(
     model: _Model,
     item_id: str,

@@ -15,7 +15,6 @@ more than `max_consecutive` times in a row, so a client that retries always gets
 from __future__ import annotations
 
 import fnmatch
-import functools
 import hashlib
 import os
 import socket
@@ -27,11 +26,11 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from http.server import ThreadingHTTPServer
-from pathlib import Path
 from typing import Any, BinaryIO
 
 from RangeHTTPServer import RangeRequestHandler
+
+from .server import serving
 
 __all__ = ["Faults", "FaultyFolder", "Injected", "Request", "serve_faulty"]
 
@@ -255,15 +254,5 @@ def serve_faulty(folder: str | os.PathLike[str], *, faults: Faults) -> Iterator[
     """Serve `folder` over http://127.0.0.1:<free port>/ with `faults`, for the block."""
     served = FaultyFolder(url="", faults=faults)
     handler = type("FaultyHandler", (_FaultyHandler,), {"folder": served})
-    server = ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(handler, directory=str(Path(folder)))
-    )
-    server.daemon_threads = True
-    served.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(handler, folder) as served.url:
         yield served
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -36,6 +36,7 @@ from .demo import (
     _plan,
     _render,
     _up,
+    join_catalog,
     stac_item,
 )
 from .demo import _Scene as _L2AScene
@@ -248,18 +249,6 @@ def _item(model: _Model, scene: _Scene, cover: float, raster_bands: bool) -> pys
     )  # fmt: skip
 
 
-def _save(root: Path, coll: pystac.Collection) -> None:
-    """Save the collection as a child of root/catalog.json (the demo archive's)."""
-    href = root / "catalog.json"
-    cat = pystac.Catalog.from_file(str(href))
-    if cat.get_child(_COLLECTION) is not None:
-        cat.remove_child(_COLLECTION)
-    cat.add_child(coll)
-    coll.normalize_hrefs(str(root / _COLLECTION))
-    coll.save(pystac.CatalogType.SELF_CONTAINED)
-    cat.save_object(include_self_link=False, dest_href=str(href))
-
-
 def generate_l1c_archive(archive: DemoArchive, *, missing: Iterable[str] = ()) -> L1CArchive:
     """Add (or reuse) the L1C scenes of a generated demo archive to its catalog.
 
@@ -335,7 +324,7 @@ def generate_l1c_archive(archive: DemoArchive, *, missing: Iterable[str] = ()) -
         ),
     )
     coll.add_items(items)
-    _save(root, coll)
+    join_catalog(root, coll, title="vegcube test archive: synthetic Sentinel-2 L1C.")
     manifest.write_text(
         json.dumps(
             {"generator": "vegcube.testing.l1c", "params": params, "items": len(items)}, indent=1

@@ -43,6 +43,7 @@ from .demo import (
     _iso,
     _Model,
     _smooth,
+    join_catalog,
     stac_item,
 )
 
@@ -394,22 +395,6 @@ def _item(model: _Model, scene: _Scene, qa: np.ndarray, raster_bands: bool) -> p
     )  # fmt: skip
 
 
-def _save(root: Path, coll: pystac.Collection) -> None:
-    """Save the collection under `root`, as a child of root/catalog.json (created or joined)."""
-    href = root / "catalog.json"
-    if href.is_file():
-        cat = pystac.Catalog.from_file(str(href))
-        if cat.get_child(_COLLECTION) is not None:
-            cat.remove_child(_COLLECTION)
-    else:
-        cat = pystac.Catalog("vegcube-landsat", "vegcube test archive: synthetic Landsat C2 L2.")
-        cat.normalize_hrefs(str(root))
-    cat.add_child(coll)
-    coll.normalize_hrefs(str(root / _COLLECTION))
-    coll.save(pystac.CatalogType.SELF_CONTAINED)
-    cat.save_object(include_self_link=False, dest_href=str(href))
-
-
 def generate_landsat_archive(
     path: str | os.PathLike[str],
     *,
@@ -505,7 +490,7 @@ def generate_landsat_archive(
         ),
     )
     coll.add_items(items)
-    _save(root, coll)
+    join_catalog(root, coll, title="vegcube test archive: synthetic Landsat C2 L2.")
     manifest.write_text(
         json.dumps(
             {"generator": "vegcube.testing.landsat", "params": params, "items": len(items)},

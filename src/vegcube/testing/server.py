@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,14 +45,21 @@ def serve_folder(folder: str | Path) -> Iterator[ServedFolder]:
     """Serve `folder` over http://127.0.0.1:<free port>/ for the duration of the block."""
     served = ServedFolder(url="")
     handler = type("Handler", (_Handler,), {"served": served})
+    with serving(handler, folder) as served.url:
+        yield served
+
+
+@contextmanager
+def serving(handler: type, folder: str | os.PathLike[str]) -> Iterator[str]:
+    """Run a threading HTTP server of `handler` over `folder` on 127.0.0.1; yield its URL."""
     server = ThreadingHTTPServer(
         ("127.0.0.1", 0), functools.partial(handler, directory=str(folder))
     )
-    served.url = f"http://127.0.0.1:{server.server_address[1]}"
+    server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield served
+        yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
