@@ -6,6 +6,7 @@ so its last dekad is provisional) extended by `vegcube.update` to 2023-06-30.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 import sys
@@ -134,6 +135,16 @@ def test_update_records_itself_in_run_json(runs):
     assert record["from"] == "2023-03-21" and record["to"] == "2023-06-30"
     assert record["new_items"] > 0
     assert any("update from 2023-03-21" in m for m in messages)
+    # the latency a routine service observes: acquisition → the update that first saw it
+    from vegcube.state import latency, status
+
+    seen = latency(upd / "state.sqlite")
+    assert list(seen) == ["sentinel-2-l2a"]
+    assert seen["sentinel-2-l2a"]["items"] == record["new_items"]
+    age = (dt.datetime.now(dt.timezone.utc).date() - dt.date(2023, 6, 30)).days
+    assert age - 1 <= seen["sentinel-2-l2a"]["min_days"] <= seen["sentinel-2-l2a"]["max_days"]
+    assert seen["sentinel-2-l2a"]["max_days"] <= age + 100  # first scene after 2023-03-21
+    assert status(upd)["latency"] == seen
 
 
 def test_second_update_changes_nothing(runs, demo):

@@ -27,17 +27,23 @@ from .errors import SourceError
 __all__ = [
     "CATALOGS",
     "KNOWN_CATALOGS",
+    "PUBLISHED_FIELDS",
     "MonthSummary",
     "NamedCatalog",
     "Signer",
     "asset_env",
     "deduplicate",
+    "latency",
     "monthly_summary",
+    "one_per_acquisition",
+    "published",
+    "requester_pays",
     "resolve_catalog",
     "retry_policy",
     "scene_key",
     "search",
     "signer_for",
+    "storage_env",
 ]
 
 #: a modifier applied to each item found (e.g. adds a token to its asset hrefs)
@@ -171,6 +177,49 @@ def asset_env(catalog: str) -> dict[str, str]:
         AWS_ACCESS_KEY_ID=os.environ[named.credentials[0]],
         AWS_SECRET_ACCESS_KEY=os.environ[named.credentials[1]],
     )
+
+
+def requester_pays(item: pystac.Item, key: str) -> bool:
+    """Whether asset `key` of `item` lies in a requester-pays bucket: storage extension v1
+    (``storage:requester_pays`` on the asset or the item) or v2 (every ``storage:schemes``
+    entry the asset's ``storage:refs`` name has ``requester_pays: true``)."""
+    asset = item.assets[key]
+    for where in (asset.extra_fields, item.properties):
+        if where.get("storage:requester_pays") is True:
+            return True
+    schemes = item.properties.get("storage:schemes") or {}
+    refs = [r for r in asset.extra_fields.get("storage:refs") or list(schemes) if r in schemes]
+    # CDSE lists its own free endpoint beside CREODIAS' requester-pays one: free if one is
+    return bool(refs) and all(schemes[r].get("requester_pays") is True for r in refs)
+
+
+def storage_env(items: Iterable[pystac.Item]) -> dict[str, str]:
+    """GDAL options the object-storage hrefs of the items' assets need.
+
+    ``s3://`` hrefs in a requester-pays bucket (Earth Search ``landsat-c2-l2``:
+    ``s3://usgs-landsat``) get ``AWS_REQUEST_PAYER=requester``: GDAL then signs with your AWS
+    credentials (``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``, ``AWS_PROFILE`` or an
+    instance role) and your account pays the transfer. Other ``s3://`` hrefs are read
+    anonymously (``AWS_NO_SIGN_REQUEST=YES``) unless AWS credentials are set. Options already
+    set in the environment win.
+    """
+    s3 = pays = False
+    for item in items:
+        for key, asset in item.assets.items():
+            if asset.href.startswith("s3://"):
+                s3 = True
+                pays = pays or requester_pays(item, key)
+    opts: dict[str, str] = {}
+    if pays:
+        opts["AWS_REQUEST_PAYER"] = "requester"
+    elif s3 and not _aws_credentials():
+        opts["AWS_NO_SIGN_REQUEST"] = "YES"
+    return {k: os.environ.get(k, v) for k, v in opts.items()}
+
+
+def _aws_credentials() -> bool:
+    names = ("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE")
+    return any(os.environ.get(n) for n in names) or Path("~/.aws/credentials").expanduser().exists()
 
 
 def retry_policy(*, total: int = 6, backoff: float = 1.0, connect: int = 2) -> Any:
@@ -318,6 +367,45 @@ def deduplicate(items: Iterable[pystac.Item]) -> list[pystac.Item]:
     return sorted(best.values(), key=lambda it: (_when(it) or dt.datetime.min, it.id))
 
 
+def one_per_acquisition(
+    items: Iterable[pystac.Item], *, preference: Sequence[str] = ()
+) -> tuple[list[pystac.Item], dict[str, str]]:
+    """One item per acquisition across collections: (kept items sorted by datetime then id,
+    {left-out id: kept id}).
+
+    An acquisition is a sensor, platform, tile and UTC day (`scene_key` without the collection):
+    Earth Search publishes each Sentinel-2 scene in ``sentinel-2-l2a`` and ``sentinel-2-c1-l2a``,
+    whose values differ by the 0.1 baseline offset. The item of the collection listed first in
+    `preference` (the recipe's ``source.collection`` order) is kept, then the newest processing
+    (`deduplicate`'s order).
+    """
+    from . import sensors
+
+    rank = {c: i for i, c in enumerate(preference)}
+
+    def order(it: pystac.Item) -> tuple[Any, ...]:
+        return (-rank.get(it.collection_id or "", len(rank)), _newness(it))
+
+    best: dict[tuple[str, ...], pystac.Item] = {}
+    dropped: dict[str, tuple[str, ...]] = {}  # left-out id → its acquisition
+    for item in items:
+        key = scene_key(item)
+        if key[0] != "id":
+            try:
+                sensor = sensors.for_collection(item.collection_id or "").NAME
+            except SourceError:
+                sensor = item.collection_id or ""
+            key = (sensor, *key[1:])
+        if key in best and best[key].id != item.id:
+            loser, winner = sorted((best[key], item), key=order)
+            best[key] = winner
+            dropped[loser.id] = key
+        else:
+            best[key] = item
+    kept = sorted(best.values(), key=lambda it: (_when(it) or dt.datetime.min, it.id))
+    return kept, {lost: best[key].id for lost, key in dropped.items()}
+
+
 # --------------------------------------------------------------------------- summary
 
 
@@ -366,6 +454,55 @@ def monthly_summary(
         )
         for month, clouds in months.items()
     ]
+
+
+# --------------------------------------------------------------------------- latency
+
+#: item fields telling when the catalog made an item available, most specific first.
+#: ``published``: CDSE's time of publication; ``created``: Earth Search's time the item was
+#: created in the catalog (its pipeline publishes as it creates); Planetary Computer's items
+#: carry neither on most collections (no catalog latency is then reported).
+PUBLISHED_FIELDS = ("published", "created")
+
+
+def published(item: pystac.Item) -> tuple[str, dt.datetime] | None:
+    """(field, time) when the catalog says it published `item`; None if it does not say."""
+    for name in PUBLISHED_FIELDS:
+        value = item.properties.get(name)
+        if value:
+            try:
+                when = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+            except ValueError:
+                continue
+            return name, _utc(when)
+    return None
+
+
+def latency(items: Iterable[pystac.Item]) -> dict[str, dict[str, Any]]:
+    """Days between acquisition and publication per collection (`published`), over the items
+    whose catalog says when it published them: field used, items, median, min, max."""
+    days: dict[str, list[float]] = {}
+    fields: dict[str, set[str]] = {}
+    for item in items:
+        when, pub = _when(item), published(item)
+        if when is None or pub is None:
+            continue
+        coll = item.collection_id or ""
+        days.setdefault(coll, []).append((pub[1] - when).total_seconds() / 86400)
+        fields.setdefault(coll, set()).add(pub[0])
+    return {c: _spread(d) | {"field": ", ".join(sorted(fields[c]))} for c, d in days.items()}
+
+
+def _spread(days: Sequence[float]) -> dict[str, Any]:
+    ordered = sorted(days)
+    n = len(ordered)
+    median = (ordered[(n - 1) // 2] + ordered[n // 2]) / 2
+    return {
+        "items": n,
+        "median_days": round(median, 2),
+        "min_days": round(ordered[0], 2),
+        "max_days": round(ordered[-1], 2),
+    }
 
 
 # --------------------------------------------------------------------------- sources

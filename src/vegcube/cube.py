@@ -7,6 +7,7 @@ a `sensor` coordinate per scene.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -21,9 +22,10 @@ from odc.stac import load as stac_load
 from odc.stac._mdtools import StacAuxReader
 
 from . import sensors
-from .errors import BandError, DataError
+from .errors import AccessError, BandError, DataError, VegcubeError
+from .sensors import values
 
-__all__ = ["asset_keys", "compute_indices", "load"]
+__all__ = ["asset_keys", "compute_indices", "load", "value_rules"]
 
 
 def asset_keys(
@@ -79,6 +81,42 @@ def load(
     return parts[0] if len(parts) == 1 else _combine(parts)
 
 
+def value_rules(
+    items: Sequence[pystac.Item], bands: Sequence[str], *, collection: str | None = None
+) -> dict[str, Any]:
+    """How each band's DN become values, per collection (no pixel read): the number of items
+    per rule, and the contradictions found in the items' metadata, each once with the number
+    of items showing it and the first few of them.
+
+    The rules and their precedence are those of `sensors.values`; `load` applies them.
+    """
+    groups: dict[str, list[pystac.Item]] = {}
+    for item in items:
+        groups.setdefault(collection or item.collection_id or "sentinel-2-l2a", []).append(item)
+    rules: dict[str, dict[str, dict[str, int]]] = {}
+    conflicts: dict[tuple[str, str, str], list[str]] = {}
+    for coll, its in groups.items():
+        sensor = sensors.for_collection(coll)
+        wanted = [b for b in bands if b in sensor.ASSET_ALIASES and b not in sensor.QA_BANDS]
+        keys = asset_keys(its, wanted, collection=coll)
+        per = rules.setdefault(coll, {})
+        for item in _unify(its, keys, sensor):
+            for band, key in keys.items():
+                r = values.conversion(item, key, band, sensor)
+                text = f"{r.rule} → ×{r.scale:g} {r.offset:+g}, nodata {r.nodata}"
+                per.setdefault(band, {})
+                per[band][text] = per[band].get(text, 0) + 1
+                if r.conflict:
+                    conflicts.setdefault((coll, band, r.conflict), []).append(item.id)
+    return {
+        "rules": rules,
+        "conflicts": [
+            {"collection": c, "band": b, "conflict": what, "items": len(ids), "examples": ids[:3]}
+            for (c, b, what), ids in conflicts.items()
+        ],
+    }
+
+
 def _bands_per_collection(
     groups: Mapping[str, Sequence[pystac.Item]], bands: Sequence[str] | Mapping[str, Sequence[str]]
 ) -> dict[str, list[str]]:
@@ -132,11 +170,11 @@ def _load_one(
     )
     ds = ds.rename({v: k for k, v in keys.items() if k != v})
 
-    # one (scale, offset) per time step: items of a solar day share a processing baseline
-    groups: dict[dt.date, pystac.Item] = {}
+    # one (scale, offset) per time step: the items fused into a solar day share a rule
+    days: dict[dt.date, list[pystac.Item]] = {}
     for item in items:
-        groups.setdefault(solar_day(item, parse_item(item), 0), item)
-    firsts = [groups[d] for d in sorted(groups)]
+        days.setdefault(solar_day(item, parse_item(item), 0), []).append(item)
+    firsts = [days[d][0] for d in sorted(days)]
     if len(firsts) != ds.sizes["time"]:  # pragma: no cover - guards an odc-stac change
         raise DataError("internal: solar-day groups do not match the loaded time steps")
 
@@ -146,8 +184,9 @@ def _load_one(
         if band in sensor.QA_BANDS:
             out[band] = da
             continue
-        nodata = da.attrs.get("nodata", sensor.storage(band)["nodata"])
-        so = np.array([_scale_offset(it, key, sensor, band) for it in firsts], dtype="float32")
+        rules = [values.conversion(it, key, band, sensor) for it in firsts]
+        nodata = da.attrs.get("nodata", rules[0].nodata)
+        so = np.array([(r.scale, r.offset) for r in rules], dtype="float32")
         scale = xr.DataArray(so[:, 0], dims="time", coords={"time": ds.time})
         offset = xr.DataArray(so[:, 1], dims="time", coords={"time": ds.time})
         valid = da if nodata is None or np.isnan(nodata) else da.where(da != nodata)
@@ -155,11 +194,11 @@ def _load_one(
         value.attrs = _attrs(band, sensor)
         out[band] = value
     cube = xr.Dataset(out, coords=ds.coords)
-    days = np.array([np.datetime64(d, "ns") for d in sorted(groups)])
+    solar = np.array([np.datetime64(d, "ns") for d in sorted(days)])
     platform = [str(it.properties.get("platform", "")) for it in firsts]
     n = len(firsts)
     cube = cube.assign_coords(
-        solar_day=("time", days),
+        solar_day=("time", solar),
         platform=("time", platform),
         sensor=("time", [sensor.NAME] * n),
         collection=("time", [collection] * n),
@@ -170,20 +209,61 @@ def _load_one(
 
 
 class _NamedReader(RioReader):
-    """odc-stac's rasterio reader; a read failure becomes a `DataError` naming the asset.
+    """odc-stac's rasterio reader; a read failure becomes an error naming the asset and why.
 
     (odc-stac re-raises rasterio's "Read failed" without the file: the user could not tell
-    which of thousands of files is corrupt or truncated.)
+    which of thousands of files is corrupt or truncated, or that access was refused.)
     """
 
     def read(self, cfg: Any, dst_geobox: GeoBox, *, dst: Any = None, selection: Any = None) -> Any:
         try:
             return super().read(cfg, dst_geobox, dst=dst, selection=selection)
         except rasterio.errors.RasterioError as exc:
-            raise DataError(
-                f"asset {self._src.uri}: cannot be read ({exc}); the file is corrupt or "
-                "truncated: download it again (or leave its item out) and rerun"
-            ) from exc
+            raise read_error(str(self._src.uri), exc) from exc
+
+
+_DENIED = re.compile(r"access ?denied|forbidden|unauthori[sz]ed|(response|error) code:? ?40[13]\b")
+_UNREACHABLE = re.compile(
+    r"could not resolve|couldn't resolve|connection refused|couldn't connect|failed to connect"
+    r"|timed out|network is unreachable"
+)
+_NO_CREDENTIALS = ("aws_secret_access_key", "aws_no_sign_request", "credentials")
+
+
+def read_error(uri: str, exc: BaseException) -> VegcubeError:
+    """The error to raise when reading `uri` failed with `exc`: access refused (with the
+    setting to fix) or a corrupt/truncated file."""
+    text = " ".join(str(exc).split())
+    low = text.lower()
+    if uri.startswith("s3://") and any(w in low for w in _NO_CREDENTIALS):
+        return AccessError(
+            f"asset {uri}: cannot be read ({text}); this S3 object needs AWS credentials: set "
+            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), then rerun"
+        )
+    if _DENIED.search(low):
+        if uri.startswith("s3://"):
+            fix = (
+                "access denied by S3: for a requester-pays bucket (Earth Search landsat-c2-l2: "
+                "s3://usgs-landsat) reading needs AWS credentials whose account pays the "
+                "transfer (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE; vegcube sets "
+                "AWS_REQUEST_PAYER=requester), or use the same collection from another catalog"
+            )
+        else:
+            fix = (
+                "access refused by the server: set its credentials (GDAL_HTTP_AUTH=BEARER with "
+                "GDAL_HTTP_BEARER, GDAL_HTTP_HEADERS or ~/.netrc) or sign the items "
+                "(planetary-computer)"
+            )
+        return AccessError(f"asset {uri}: cannot be read ({text}); {fix}; then rerun")
+    if _UNREACHABLE.search(low):
+        return DataError(
+            f"asset {uri}: cannot be read ({text}); the server cannot be reached: check the "
+            "network connection and the asset's address, then rerun (finished work is kept)"
+        )
+    return DataError(
+        f"asset {uri}: cannot be read ({text}); the file is corrupt or truncated: download it "
+        "again (or leave its item out) and rerun"
+    )
 
 
 class _NamedDriver(RioDriver):
@@ -297,11 +377,3 @@ def compute_indices(ds: xr.Dataset, names: Sequence[str]) -> xr.Dataset:
         out[name] = da
     attrs = {k: v for k, v in ds.attrs.items() if k != "qa_bands"}
     return xr.Dataset(out, coords=ds.coords, attrs=attrs)
-
-
-def _scale_offset(item: pystac.Item, key: str, sensor: Any, band: str) -> tuple[float, float]:
-    rb = item.assets[key].extra_fields.get("raster:bands") or []
-    if rb and ("scale" in rb[0] or "offset" in rb[0]):
-        return float(rb[0].get("scale", 1.0)), float(rb[0].get("offset", 0.0))
-    scale, offset = sensor.scale_offset(item.properties, band)
-    return float(scale), float(offset)

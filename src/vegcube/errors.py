@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "AccessError",
     "BandError",
     "DataError",
     "RecipeError",
@@ -45,5 +46,11 @@ class BandError(VegcubeError, KeyError):
 
 class DataError(VegcubeError, RuntimeError):
     """The data read is unusable (no scenes, every pixel masked, corrupt file)."""
+
+    exit_code = 1
+
+
+class AccessError(VegcubeError, PermissionError):
+    """An asset exists but reading it was refused (credentials, requester-pays bucket)."""
 
     exit_code = 1

@@ -23,7 +23,15 @@ import xarray as xr
 from . import composite, export
 from .errors import RecipeError
 from .recipe import Recipe, load_recipe
-from .runner import RunResult, _chain, _recording, _scheduler, plan
+from .runner import (
+    RunResult,
+    _chain,
+    _recording,
+    _say_conflicts,
+    _scheduler,
+    plan,
+    storage_options,
+)
 from .state import State, fingerprint
 
 __all__ = ["update"]
@@ -83,6 +91,9 @@ def update(
         "to": str(rc.time.end),
         "new_items": len(new),
         "rebuild_reference": rebuild_reference,
+        "values": p.value_rules,
+        "duplicates": p.duplicates,
+        **({"lst": {"without_band": p.lst_without_band}} if rc.lst is not None else {}),
     }
     meta["items"] = sorted(known | {it.id for it in p.items})
     meta["updates"] = [*meta.get("updates", []), record]
@@ -90,7 +101,10 @@ def update(
     # the stores now hold what a run of the new recipe would write: the state says so
     state = State(out / "state.sqlite", fingerprint=fingerprint(meta["recipe"], meta["items"]))
     with _recording(meta, result, state=state, log=say, kind="update") as say:
-        with _scheduler(rc.dask.scheduler, catalog_name=rc.source.catalog):
+        state.seen(p.items, by_update=True)
+        _say_conflicts(p, say)
+        storage = storage_options(p)
+        with _scheduler(rc.dask.scheduler, catalog_name=rc.source.catalog, storage=storage):
             _chain(p, result, say, tail=first, rebuild_reference=rebuild_reference)
         for name, path in result.outputs.items():
             if path.suffix == ".zarr" and path.parent == out:

@@ -73,6 +73,12 @@ class Plan:
     lst_items: list[pystac.Item] = field(default_factory=list)
     #: L1C scenes paired by solar day with Sentinel-2 scenes (`mask.cloud_probability`)
     cloud_items: list[pystac.Item] = field(default_factory=list)
+    #: how DN become values per collection and band, and contradictions found (`cube.value_rules`)
+    value_rules: dict[str, Any] = field(default_factory=dict)
+    #: the same acquisition found in several collections: item id → the id kept instead
+    duplicates: dict[str, str] = field(default_factory=dict)
+    #: `lst` scenes left out of the temperature series because they have no thermal asset
+    lst_without_band: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -132,7 +138,7 @@ def plan(recipe: Recipe | dict[str, Any] | str | os.PathLike[str]) -> Plan:
             f"between {rc.time.start} and {rc.time.end} with eo:cloud_cover ≤ "
             f"{rc.source.max_cloud_cover}; check aoi, time and source.max_cloud_cover"
         )
-    items.sort(key=lambda it: (it.datetime or it.common_metadata.start_datetime, it.id))
+    items, duplicates = catalog.one_per_acquisition(items, preference=colls)
     if rc.reference is not None:
         first, last = items[0].datetime, items[-1].datetime
         assert first is not None and last is not None
@@ -184,15 +190,27 @@ def plan(recipe: Recipe | dict[str, Any] | str | os.PathLike[str]) -> Plan:
             if sensors.for_collection(it.collection_id or colls[0]) is sensors.sentinel2
         }
         cloud_items = [it for it in found if day(it) in s2_days]
+    lst_items, lst_without = _lst_items(rc, geom)
     return Plan(
-        rc, geom, gbox, items, bands, regions, _lst_items(rc, geom), cloud_items=cloud_items
+        rc,
+        geom,
+        gbox,
+        items,
+        bands,
+        regions,
+        lst_items,
+        cloud_items=cloud_items,
+        value_rules=cube.value_rules(items, bands),
+        duplicates=duplicates,
+        lst_without_band=lst_without,
     )
 
 
-def _lst_items(rc: Recipe, geom: Any) -> list[pystac.Item]:
-    """The scenes of the land-surface-temperature source (`lst`), bands checked."""
+def _lst_items(rc: Recipe, geom: Any) -> tuple[list[pystac.Item], list[str]]:
+    """The scenes of the land-surface-temperature source (`lst`), bands checked, and the ids
+    of those left out for having no thermal asset (Landsat L2SR: surface reflectance only)."""
     if rc.lst is None:
-        return []
+        return [], []
     spec = rc.lst
     where = spec.catalog or rc.source.catalog
     found = catalog.search(
@@ -203,29 +221,43 @@ def _lst_items(rc: Recipe, geom: Any) -> list[pystac.Item]:
         end=rc.time.end,
         max_cloud_cover=spec.max_cloud_cover,
     )
+    aliases = sensors.for_collection(spec.collection).ASSET_ALIASES.get(spec.band, (spec.band,))
+    without = [it.id for it in found if not any(a in it.assets for a in aliases)]
+    found = [it for it in found if it.id not in without]
     if not found:
+        extra = f" ({len(without)} without a {spec.band!r} asset)" if without else ""
         raise SourceError(
-            f"lst: no {spec.collection} scenes in {where} intersect the AOI between "
-            f"{rc.time.start} and {rc.time.end}; check lst.catalog and lst.collection"
+            f"lst: no {spec.collection} scenes with a {spec.band!r} asset in {where} intersect "
+            f"the AOI between {rc.time.start} and {rc.time.end}{extra}; check lst.catalog, "
+            "lst.collection and lst.band"
         )
-    cube.asset_keys(
-        found,
-        [spec.band, *sensors.for_collection(spec.collection).QA_BANDS],
-        collection=spec.collection,
-    )
-    return found
+    try:
+        cube.asset_keys(
+            found,
+            [spec.band, *sensors.for_collection(spec.collection).QA_BANDS],
+            collection=spec.collection,
+        )
+    except BandError as exc:
+        raise BandError(f"lst.band: {exc}") from None
+    return found, without
 
 
 @contextlib.contextmanager
-def _scheduler(address: str | None, *, catalog_name: str | None = None) -> Iterator[None]:
+def _scheduler(
+    address: str | None, *, catalog_name: str | None = None, storage: dict[str, str] | None = None
+) -> Iterator[None]:
     from odc.stac import configure_rio
 
     from .fetch import gdal_http_options
 
     # GDAL retries 429/5xx and connection resets with backoff; a truncated body fails the read
     http: dict[str, Any] = dict(gdal_http_options())
+    http.update(storage or {})  # requester-pays or anonymous S3 (`catalog.storage_env`)
     if catalog_name is not None:  # e.g. CDSE's S3 endpoint and keys (SourceError if unset)
-        http.update(catalog.asset_env(catalog_name))
+        keys = catalog.asset_env(catalog_name)
+        if "AWS_ACCESS_KEY_ID" in keys:  # signed with the catalog's keys, not anonymous
+            http.pop("AWS_NO_SIGN_REQUEST", None)
+        http.update(keys)
     if address is None:
         configure_rio(cloud_defaults=True, **http)
         yield
@@ -241,6 +273,11 @@ def _scheduler(address: str | None, *, catalog_name: str | None = None) -> Itera
         yield
 
 
+def storage_options(p: Plan) -> dict[str, str]:
+    """GDAL options for the object storage of every asset the plan reads."""
+    return catalog.storage_env([*p.items, *p.lst_items, *p.cloud_items])
+
+
 def run(
     recipe: Recipe | dict[str, Any] | str | os.PathLike[str],
     *,
@@ -252,16 +289,18 @@ def run(
     p = plan(recipe)
     rc = p.recipe
     # an unreachable scheduler is bad input: found before anything is written into OUT
-    with _scheduler(rc.dask.scheduler, catalog_name=rc.source.catalog):
+    with _scheduler(rc.dask.scheduler, catalog_name=rc.source.catalog, storage=storage_options(p)):
         out = Path(rc.output.dir)
         out.mkdir(parents=True, exist_ok=True)
         result = RunResult(out)
         result.timings["plan"] = time.perf_counter() - t0
         say(f"{len(p.items)} scenes, grid {p.grid.shape.x}×{p.grid.shape.y} px in {p.grid.crs}")
-        meta = _run_meta(rc, p.items)
+        meta = _run_meta(rc, p)
         export.write_json({**meta, "status": "running"}, out / "run.json")
         state = State(out / "state.sqlite", fingerprint=fingerprint(meta["recipe"], meta["items"]))
         with _recording(meta, result, state=state, log=say) as say:
+            state.seen(p.items, by_update=False)
+            _say_conflicts(p, say)
             if state.resumed:
                 say("resuming: units of work finished by an earlier attempt are kept")
             _chain(p, result, say, state=state)
@@ -269,6 +308,19 @@ def run(
                 meta["calibration"] = calibrate.from_store(out / "composites.zarr")
             result.timings["total"] = time.perf_counter() - t0
     return result
+
+
+def _say_conflicts(p: Plan, say: Callable[[str], None]) -> None:
+    """Contradictions in the items' metadata and the rule applied: once per run, not per item."""
+    for c in p.value_rules.get("conflicts", []):
+        say(
+            f"{c['collection']} {c['band']}: {c['conflict']} ({c['items']} items, e.g. "
+            f"{', '.join(c['examples'])})"
+        )
+    if p.duplicates:
+        say(f"{len(p.duplicates)} scenes found in several collections: each used once")
+    if p.lst_without_band:
+        say(f"lst: {len(p.lst_without_band)} scenes without a thermal asset left out")
 
 
 @contextlib.contextmanager
@@ -625,7 +677,7 @@ def _extra_formats(
         result.timings["cog"] = round(time.perf_counter() - t, 3)
 
 
-def _run_meta(rc: Recipe, items: list[pystac.Item]) -> dict[str, Any]:
+def _run_meta(rc: Recipe, p: Plan) -> dict[str, Any]:
     versions = {}
     for name in _VERSIONED:
         with contextlib.suppress(importlib.metadata.PackageNotFoundError):
@@ -636,5 +688,10 @@ def _run_meta(rc: Recipe, items: list[pystac.Item]) -> dict[str, Any]:
         "recipe": rc.model_dump(mode="json"),
         "python": platform.python_version(),
         "versions": versions,
-        "items": [it.id for it in items],
+        "items": [it.id for it in p.items],
+        # DN → value rule per collection and band, and the contradictions in item metadata
+        "values": p.value_rules,
+        # the same acquisition in several collections: the id left out → the id used
+        "duplicates": p.duplicates,
+        **({"lst": {"without_band": p.lst_without_band}} if rc.lst is not None else {}),
     }

@@ -17,13 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Stage", "State", "fingerprint", "status", "summary"]
+__all__ = ["Stage", "State", "fingerprint", "latency", "status", "summary"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS units (
     stage TEXT, unit TEXT, status TEXT, pid INTEGER, started TEXT, finished TEXT, error TEXT,
     PRIMARY KEY (stage, unit)
+);
+CREATE TABLE IF NOT EXISTS seen (
+    item TEXT PRIMARY KEY, collection TEXT, acquired TEXT, first_seen TEXT, by_update INTEGER
 );
 """
 
@@ -58,6 +61,28 @@ class State:
 
     def close(self) -> None:
         self._db.close()
+
+    def seen(self, items: list[Any], *, by_update: bool) -> int:
+        """Record when each item was first seen (kept across runs); returns how many are new.
+
+        Items first seen by an update measure the product latency of a routine service:
+        acquisition → first seen by vegcube (`latency`).
+        """
+        now = _now()
+        rows = [
+            (
+                it.id,
+                it.collection_id or "",
+                (it.datetime or it.common_metadata.start_datetime).isoformat(),
+                now,
+                int(by_update),
+            )
+            for it in items
+        ]
+        with self._db:
+            before = self._db.total_changes
+            self._db.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?, ?, ?, ?)", rows)
+            return self._db.total_changes - before
 
     def stage(self, name: str) -> Stage:
         """The units of one stage."""
@@ -144,6 +169,28 @@ def summary(path: Path) -> list[dict[str, Any]]:
     return list(stages.values())
 
 
+def latency(path: Path) -> dict[str, dict[str, Any]]:
+    """Observed latency per collection: days from acquisition to the update that first saw
+    each item (items seen by the first run are history, not latency): items, median, min, max."""
+    from .catalog import _spread
+
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        exists = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'seen'").fetchone()
+        rows = (
+            db.execute("SELECT collection, acquired, first_seen FROM seen WHERE by_update = 1")
+            if exists
+            else []
+        )
+        days: dict[str, list[float]] = {}
+        for coll, acquired, first in rows:
+            delta = dt.datetime.fromisoformat(first) - dt.datetime.fromisoformat(acquired)
+            days.setdefault(coll, []).append(delta.total_seconds() / 86400)
+    finally:
+        db.close()
+    return {c: _spread(d) for c, d in sorted(days.items())}
+
+
 def _alive(pid: int | None) -> bool:
     if not pid:
         return False
@@ -178,5 +225,6 @@ def status(out: str | os.PathLike[str]) -> dict[str, Any]:
         "error": meta.get("error"),
         "updates": len(meta.get("updates", [])),
         "stages": summary(db) if db.is_file() else [],
+        "latency": latency(db) if db.is_file() else {},
         "log": str(logs[-1]) if logs else None,
     }

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..catalog import monthly_summary, scene_key
+from ..catalog import latency, monthly_summary, scene_key
 from ..runner import plan
 from ._common import exit_codes
 
@@ -46,6 +46,11 @@ def search(
     else:
         out.print(_scenes_table(p.items))
         out.print(_months_table(months))
+        lat = latency(p.items)
+        if lat:
+            out.print(_latency_table(lat))
+        if p.duplicates:
+            out.print(f"{len(p.duplicates)} scenes found in several collections: each used once")
 
 
 def _tile(item: pystac.Item) -> str:
@@ -110,4 +115,17 @@ def _months_table(months: list[Any]) -> Table:
     for m in months:
         row = [m.month, str(m.scenes), f"{m.clear_equivalent:.1f}"]
         table.add_row(*row, *([str(m.unknown_cloud)] if unknown else []))
+    return table
+
+
+def _latency_table(lat: dict[str, dict[str, Any]]) -> Table:
+    table = Table(
+        title="product latency: days from acquisition to publication (as the catalog says)",
+        title_justify="left",
+    )
+    for name in ("collection", "field", "items", "median", "min", "max"):
+        table.add_column(name, justify="left" if name in ("collection", "field") else "right")
+    for coll, v in lat.items():
+        spread = (f"{v[k]:.1f}" for k in ("median_days", "min_days", "max_days"))
+        table.add_row(coll, v["field"], str(v["items"]), *spread)
     return table

@@ -38,5 +38,14 @@ def status(
             str(st["pending"]),
         )  # fmt: skip
     console.print(table)
+    if info.get("latency"):
+        lat = Table(
+            "collection", "items", "median days", "min", "max",
+            title="latency: acquisition → first seen by an update",
+        )  # fmt: skip
+        for coll, v in info["latency"].items():
+            spread = (f"{v[k]:.1f}" for k in ("median_days", "min_days", "max_days"))
+            lat.add_row(coll, str(v["items"]), *spread)
+        console.print(lat)
     if info["log"]:
         console.print(f"log: {info['log']}")

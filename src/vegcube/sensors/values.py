@@ -1,0 +1,188 @@
+"""DN → physical value: one documented rule per catalog × collection, in one precedence.
+
+For each asset of each item the rule is decided in this order (the first that applies wins):
+
+1. **Catalog truth flags** (`TRUTH_FLAGS`). Earth Search v1 ``sentinel-2-l2a``:
+   ``earthsearch:boa_offset_applied: true`` means the COG values already have the processing
+   baseline 04.00 offset removed (reflectance = DN / 10000), whatever ``raster:bands`` says
+   (Element84/earth-search#9: the flag is the truth; cirrus-earth-search#25: JP2 − COG = 1000).
+2. **The asset's own scale and offset**: ``raster:bands[0].scale/offset`` (STAC 1.0 raster
+   extension), ``raster:scale``/``raster:offset`` on the asset or on its ``bands[0]`` (STAC 1.1,
+   CDSE).
+3. **The processing baseline** (``s2:processing_baseline``, ``processing:version``): from 04.00
+   reflectance = (DN − 1000) / 10000, before DN / 10000 (Sentinel-2 only).
+4. **The sensor's rule**: the acquisition date for Sentinel-2 (baseline 04.00 from
+   2022-01-25), Landsat C2 L2 SR DN × 2.75e-5 − 0.2 (ST × 0.00341802 + 149 K), MODIS × 1e-4.
+
+Nodata follows the same idea: the asset's ``raster:bands[0].nodata``, else its STAC 1.1
+``nodata`` (asset or ``bands[0]``), else the sensor's storage default (Planetary Computer's
+MODIS items give a scale but no nodata: −3000 for NDVI is then a value unless supplied).
+
+When an item's metadata contradict each other (a truth flag against ``raster:bands``, an
+offset against the processing baseline), `Conversion.conflict` says so; `cube.load` gathers
+those notes once per run (`conflicts`).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import pystac
+
+__all__ = [
+    "TRUTH_FLAGS",
+    "Conversion",
+    "Verdict",
+    "asset_nodata",
+    "asset_scale_offset",
+    "conversion",
+    "processing_baseline",
+]
+
+#: from processing baseline 04.00 Sentinel-2 L2A DN carry a +1000 offset (BOA_ADD_OFFSET)
+_S2_NEW_BASELINE = (4, 0)
+_S2_OFFSET = -0.1
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """value = DN × `scale` + `offset`; DN == `nodata` is no data. `rule` says what decided."""
+
+    scale: float
+    offset: float
+    nodata: float | None
+    rule: str
+    #: a contradiction between the item's metadata, in words (None when they agree)
+    conflict: str | None = None
+
+
+def processing_baseline(properties: Mapping[str, Any]) -> tuple[int, ...] | None:
+    """The processing baseline as numbers (``"05.09"`` → (5, 9)), from ``s2:processing_baseline``
+    (Earth Search, Planetary Computer) or ``processing:version`` (CDSE); None when absent."""
+    for key in ("s2:processing_baseline", "processing:version"):
+        value = properties.get(key)
+        if value is None:
+            continue
+        numbers = tuple(int(n) for n in re.findall(r"\d+", str(value)))
+        if numbers:
+            return numbers
+    return None
+
+
+def asset_scale_offset(asset: pystac.Asset) -> tuple[float, float] | None:
+    """The asset's declared (scale, offset) in either STAC form; None when it declares none."""
+    extra = asset.extra_fields
+    rb = (extra.get("raster:bands") or [{}])[0]
+    if "scale" in rb or "offset" in rb:
+        return float(rb.get("scale", 1.0)), float(rb.get("offset", 0.0))
+    for where in (extra, *(extra.get("bands") or [{}])[:1]):
+        if "raster:scale" in where or "raster:offset" in where:
+            return float(where.get("raster:scale", 1.0)), float(where.get("raster:offset", 0.0))
+    return None
+
+
+def asset_nodata(asset: pystac.Asset) -> tuple[bool, float | None]:
+    """(declared, nodata) of an asset in either STAC form."""
+    extra = asset.extra_fields
+    rb = (extra.get("raster:bands") or [{}])[0]
+    for where in (rb, extra, *(extra.get("bands") or [{}])[:1]):
+        if "nodata" in where:
+            return True, _number(where["nodata"])
+    return False, None
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None else float(value)  # STAC also allows "nan", "inf", "-inf"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a catalog truth flag says: the offset (None: it does not decide, the next rules
+    do), and a note when it contradicts the item's other metadata."""
+
+    offset: float | None
+    note: str | None = None
+
+
+def _earthsearch_boa(item: pystac.Item, declared: tuple[float, float] | None) -> Verdict:
+    """Earth Search v1 S2 L2A: ``earthsearch:boa_offset_applied: true`` → offset 0.
+
+    ``false`` with baseline ≥ 04.00 is left to the next rules (the declared −0.1), with a note:
+    Earth Search has published such items whose COGs were already harmonised
+    (Element84/earth-search#66, #71; cirrus-earth-search#33).
+    """
+    if item.properties.get("earthsearch:boa_offset_applied") is True:
+        if declared is not None and not math.isclose(declared[1], 0.0, abs_tol=1e-9):
+            return Verdict(
+                0.0,
+                f"raster:bands offset {declared[1]:g} ignored: earthsearch:boa_offset_applied "
+                "is true (the COG values already have the offset removed)",
+            )
+        return Verdict(0.0)
+    baseline = processing_baseline(item.properties)
+    if baseline is not None and baseline >= _S2_NEW_BASELINE:
+        return Verdict(
+            None,
+            f"earthsearch:boa_offset_applied is false with processing baseline "
+            f"{_text(baseline)}: Earth Search has published such items whose COGs were "
+            "already harmonised (earth-search#66, #71); the offset is applied as declared: "
+            "check values below 0",
+        )
+    return Verdict(None)
+
+
+#: catalog-specific item properties that override the asset metadata (Sentinel-2), and how
+TRUTH_FLAGS: dict[str, Callable[[pystac.Item, tuple[float, float] | None], Verdict]] = {
+    "earthsearch:boa_offset_applied": _earthsearch_boa,
+}
+
+
+def conversion(item: pystac.Item, key: str, band: str, sensor: ModuleType) -> Conversion:
+    """The DN → value rule of asset `key` (common name `band`) of `item`, by the precedence
+    of this module's docstring."""
+    asset = item.assets[key]
+    has_nodata, nodata = asset_nodata(asset)
+    if not has_nodata:
+        nodata = sensor.storage(band)["nodata"]
+    if band in sensor.QA_BANDS:
+        return Conversion(1.0, 0.0, nodata, "quality band: not scaled")
+    declared = asset_scale_offset(asset)
+    s2 = sensor.NAME.startswith("sentinel2")
+    note = None
+    for prop, decide in TRUTH_FLAGS.items():
+        if s2 and prop in item.properties:
+            verdict = decide(item, declared)
+            if verdict.offset is not None:
+                scale = declared[0] if declared is not None else 1e-4
+                return Conversion(scale, verdict.offset, nodata, f"{prop}: true", verdict.note)
+            note = verdict.note
+    baseline = processing_baseline(item.properties) if s2 else None
+    if declared is not None:
+        conflict = note or (_baseline_conflict(baseline, declared[1]) if s2 else None)
+        return Conversion(declared[0], declared[1], nodata, "asset scale/offset", conflict)
+    if baseline is not None:
+        offset = _S2_OFFSET if baseline >= _S2_NEW_BASELINE else 0.0
+        return Conversion(1e-4, offset, nodata, f"processing baseline {_text(baseline)}", note)
+    scale, offset = sensor.scale_offset(item.properties, band)
+    why = "acquisition date (baseline switch 2022-01-25)" if s2 else f"{sensor.NAME} rule"
+    return Conversion(float(scale), float(offset), nodata, why, note)
+
+
+def _text(baseline: tuple[int, ...]) -> str:
+    return ".".join(f"{n:02d}" for n in baseline)
+
+
+def _baseline_conflict(baseline: tuple[int, ...] | None, offset: float) -> str | None:
+    if baseline is None:
+        return None
+    new = baseline >= _S2_NEW_BASELINE
+    expected = _S2_OFFSET if new else 0.0
+    if math.isclose(offset, expected, abs_tol=1e-9):
+        return None
+    text = _text(baseline)
+    return f"asset offset {offset:g} kept although processing baseline {text} implies {expected:g}"
