@@ -56,9 +56,10 @@ def load(
     *,
     grid: GeoBox,
     collection: str | None = None,
-    chunk: int = 1024,
+    chunk: int | None = 1024,
 ) -> xr.Dataset:
-    """Lazy cube of `bands` (common names) on `grid`, one time step per solar day and sensor.
+    """Lazy cube of `bands` (common names) on `grid`, one time step per solar day and sensor
+    (`chunk` × `chunk` pixels per dask chunk; None: read now, numpy-backed).
 
     Items of several collections (their `collection` field, unless `collection` forces one)
     give one cube on the common grid, scenes in time order, with a `sensor` and a
@@ -145,7 +146,7 @@ def _load_one(
     *,
     grid: GeoBox,
     collection: str,
-    chunk: int,
+    chunk: int | None,
 ) -> xr.Dataset:
     sensor = sensors.for_collection(collection)
     keys = asset_keys(items, bands, collection=collection)
@@ -162,7 +163,7 @@ def _load_one(
         bands=list(keys.values()),
         geobox=grid,
         groupby=solar_day,
-        chunks={"time": 1, "y": chunk, "x": chunk},
+        chunks=None if chunk is None else {"time": 1, "y": chunk, "x": chunk},
         resampling={k: "nearest" if k in qa else _resampling(items[0], k, grid) for k in storage},
         fail_on_error=True,
         stac_cfg={"*": {"assets": storage}},

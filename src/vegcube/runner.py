@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import importlib.metadata
+import inspect
+import math
 import os
 import platform
 import time
@@ -24,6 +26,7 @@ import xarray as xr
 
 from . import aoi as aoi_mod
 from . import (
+    blocks,
     calibrate,
     catalog,
     composite,
@@ -494,15 +497,22 @@ def _indicators(
         ref = xr.open_zarr(folder / "reference.zarr")
     if not rc.indicators:
         return ref, None
-    ind = indicators.compute(
-        series if fresh else series.sel(time=series.time >= tail),
-        ref,
-        variables=rc.indices,
-        indicators=rc.indicators,
-        min_years=spec.min_years,
-        thresholds=rc.drought_classes.model_dump(),
-        lst="lst" if rc.lst is not None else None,
-        alpha=rc.lst.alpha if rc.lst is not None else 0.5,
+
+    def indicators_of(block: xr.Dataset, reference: xr.Dataset) -> xr.Dataset:
+        return indicators.compute(
+            block,
+            reference,
+            variables=rc.indices,
+            indicators=rc.indicators,
+            min_years=spec.min_years,
+            thresholds=rc.drought_classes.model_dump(),
+            lst="lst" if rc.lst is not None else None,
+            alpha=rc.lst.alpha if rc.lst is not None else 0.5,
+        )
+
+    # one task per stored chunk (a year of periods × a tile), numpy inside
+    ind = blocks.map_chunks(
+        indicators_of, series if fresh else series.sel(time=series.time >= tail), ref
     )
     return ref, stage(f"{prefix}indicators", ind, whole=fresh)
 
@@ -583,11 +593,70 @@ def _gapfill(comp: xr.Dataset, rc: Recipe) -> xr.Dataset:
 
 
 def _composites(p: Plan) -> xr.Dataset:
+    """Period composites of the plan's scenes: one fat task per tile × block of periods
+    (`blocks`); a cross-sensor calibration, which fits over the whole cube, reads it lazily."""
+    rc = p.recipe
+    if rc.source.calibrate is not None:
+        return _scene_composites(
+            p, p.items, p.grid, rc.time.start, rc.time.end, chunk=rc.dask.chunk
+        )
+    spec = rc.composite
+    reach = spec.window_days / 2 if spec.reducer in ("weighted", "bap") else 0
+    res = abs(p.grid.resolution.x)
+    halo = math.ceil(rc.mask.dilate_m / res) + 1 if rc.mask.dilate_m else 0
+    cp = rc.mask.cloud_probability
+    if cp is not None:
+        halo += cp.average_over + math.ceil(rc.mask.dilate_m / res) + 1
+    if spec.reducer in ("weighted", "bap"):  # weights by the distance to clouds, up to a cap
+        fn = (
+            synthesis.weighted_synthesis
+            if spec.reducer == "weighted"
+            else synthesis.best_available_pixel
+        )
+        name = "cloud_distance_max_m" if spec.reducer == "weighted" else "cloud_distance_req_m"
+        halo += math.ceil(inspect.signature(fn).parameters[name].default / res) + 1
+    table = composite.periods(rc.time.start, rc.time.end, spec.period)
+    cut = blocks.layout(
+        p.grid,
+        scenes=len(p.items) + len(p.cloud_items),
+        periods=len(table),
+        bands=len(p.bands) + (len(mask.CLOUD_PROBABILITY_BANDS) if p.cloud_items else 0),
+        per_year=composite.PERIODS_PER_YEAR[spec.period],
+    )
+    if rc.dask.chunk < cut.side:  # the recipe's spatial chunk caps the tile
+        cut = blocks.Layout(side=rc.dask.chunk, steps=cut.steps)
+
+    def build(items: Any, grid: Any, start: dt.date, end: dt.date) -> xr.Dataset:
+        return _scene_composites(p, items, grid, start, end, chunk=None)
+
+    return blocks.by_tiles(
+        build,
+        items=p.items,
+        grid=p.grid,
+        table=table,
+        layout=cut,
+        halo=halo,
+        reach_days=reach,
+        lon=p.grid.geographic_extent.centroid.coords[0][0],
+    )
+
+
+def _scene_composites(
+    p: Plan,
+    items: Any,
+    grid: Any,
+    start: dt.date,
+    end: dt.date,
+    *,
+    chunk: int | None,
+) -> xr.Dataset:
+    """Scenes `items` on `grid` → masked indices → the composites of the periods from `start`
+    to `end` (lazy with a `chunk`; with None, read and computed now, numpy-backed)."""
     rc = p.recipe
     colls = rc.source.collections
     per = {c: sensors.bands_for(c, rc.indices) for c in colls}
     one = colls[0] if len(colls) == 1 else None  # a single collection applies to every item
-    scenes = cube.load(p.items, per, grid=p.grid, collection=one, chunk=rc.dask.chunk)
+    scenes = cube.load(items, per, grid=grid, collection=one, chunk=chunk)
     ok = mask.valid(
         scenes,
         scl_classes=rc.mask.sentinel2_scl,
@@ -595,10 +664,12 @@ def _composites(p: Plan) -> xr.Dataset:
         qa_flags=rc.mask.qa_flags,
     )
     cp = rc.mask.cloud_probability
-    if cp is not None and p.cloud_items:  # s2cloudless on the L1C scene of the same solar day
+    days = {it.datetime.date() for it in items if it.datetime is not None}
+    pairs = [it for it in p.cloud_items if it.datetime is not None and it.datetime.date() in days]
+    if cp is not None and pairs:  # s2cloudless on the L1C scene of the same solar day
         l1c = cube.load(
-            p.cloud_items, list(mask.CLOUD_PROBABILITY_BANDS), grid=p.grid,
-            collection=cp.collection, chunk=rc.dask.chunk,
+            pairs, list(mask.CLOUD_PROBABILITY_BANDS), grid=grid,
+            collection=cp.collection, chunk=chunk,
         )  # fmt: skip
         prob = mask.cloud_probability(l1c, average_over=cp.average_over, dilation_size=0)
         ok = ok & ~mask.probable_clouds(
@@ -614,7 +685,6 @@ def _composites(p: Plan) -> xr.Dataset:
         )  # fmt: skip
         extra["calibration"] = calibrate.to_attrs(fits)
     spec, qa = rc.composite, sensors.for_collection(colls[0]).QA_BAND
-    start, end = rc.time.start, rc.time.end
     if spec.reducer == "weighted":
         return synthesis.weighted_synthesis(
             idx, scl=scenes[qa], period=spec.period, start=start, end=end,

@@ -130,10 +130,12 @@ def _cloud_distance(cls: Any, res: tuple[float, float], cap_m: float) -> Any:
     if not isinstance(cls, darr.Array):
         return dist(np.asarray(cls))
     depth = {1: math.ceil(cap_m / res[0]) + 1, 2: math.ceil(cap_m / res[1]) + 1}
+    chunks = cls.chunks
     for axis in (1, 2):  # blocks smaller than the overlap: whole scenes along that axis
         if min(cls.chunks[axis]) < depth[axis]:
             cls, depth[axis] = cls.rechunk({axis: -1}), 0
-    return cls.map_overlap(dist, depth=depth, boundary="none", dtype="float64")
+    # back on the caller's chunks: the kernels run blockwise with the other arrays
+    return cls.map_overlap(dist, depth=depth, boundary="none", dtype="float64").rechunk(chunks)
 
 
 def _synthesise(

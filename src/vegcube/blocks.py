@@ -1,0 +1,264 @@
+"""Scenes → composites as few, fat tasks: one task per spatial tile × block of periods.
+
+A task reads the tile's window of every scene of its periods (plus a halo so that clouds
+grown by the mask's dilation cross tile edges as they do on the whole grid), masks, computes
+the indices and reduces them: the same step functions as a lazy cube, run on numpy in one
+pass. The dask graph then holds tiles × blocks tasks instead of several per scene, so a small
+area is a handful of tasks and a territory streams through bounded memory. The tile side
+follows from a memory budget and the scenes per block; a block is at most a year of periods
+(the Zarr writer's block), so each task is computed once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import dask
+import dask.array as darr
+import numpy as np
+import pandas as pd
+import pystac
+import xarray as xr
+from odc.geo.geobox import GeoBox
+
+__all__ = ["Layout", "Tile", "by_tiles", "layout", "tiles"]
+
+#: a task's working memory (bytes) the tile side is chosen for
+BUDGET = 256 * 2**20
+#: bytes per pixel and scene a task holds per band read (float32 values, masks, indices)
+_BYTES_PER_BAND = 12
+
+#: (items, grid, first period start, last period end) → that block's composites, computed
+Build = Callable[[Sequence[pystac.Item], GeoBox, dt.date, dt.date], xr.Dataset]
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How the work is cut: tile side in pixels and periods per block."""
+
+    side: int
+    steps: int
+
+
+@dataclass(frozen=True)
+class Tile:
+    """A tile of the grid: where it sits (`rows`, `cols`) and the grid it is read on (with
+    its halo, clipped to the grid), and where the tile lies inside that read grid."""
+
+    rows: slice
+    cols: slice
+    read: GeoBox
+    inner: tuple[slice, slice]
+
+
+def layout(
+    grid: GeoBox,
+    *,
+    scenes: int,
+    periods: int,
+    bands: int,
+    per_year: int,
+    budget: int = BUDGET,
+) -> Layout:
+    """Tile side and periods per block for `scenes` over `periods` periods of `bands` bands:
+    a block is a year of periods (`per_year`) or the whole series; the tile is as large as
+    the budget allows for the scenes of one block (a multiple of 64 px, ≥ 64)."""
+    steps = max(1, min(per_year, periods))
+    per_block = max(1.0, scenes * steps / max(1, periods)) * 1.5  # revisits are uneven
+    side = int(math.sqrt(budget / (per_block * max(1, bands) * _BYTES_PER_BAND)))
+    side = max(64, side // 64 * 64)
+    return Layout(side=min(side, max(grid.shape.y, grid.shape.x)), steps=steps)
+
+
+def tiles(grid: GeoBox, side: int, *, halo: int = 0) -> list[list[Tile]]:
+    """The grid cut into `side` × `side` tiles (rows of tiles), each read with `halo` pixels
+    around it where the grid goes on (never beyond the grid's own edge)."""
+    ny, nx = grid.shape.y, grid.shape.x
+    out = []
+    for y0 in range(0, ny, side):
+        row = []
+        for x0 in range(0, nx, side):
+            y1, x1 = min(ny, y0 + side), min(nx, x0 + side)
+            ry0, rx0 = max(0, y0 - halo), max(0, x0 - halo)
+            ry1, rx1 = min(ny, y1 + halo), min(nx, x1 + halo)
+            inner = (slice(y0 - ry0, y1 - ry0), slice(x0 - rx0, x1 - rx0))
+            row.append(Tile(slice(y0, y1), slice(x0, x1), grid[ry0:ry1, rx0:rx1], inner))
+        out.append(row)
+    return out
+
+
+def by_tiles(
+    build: Build,
+    *,
+    items: Sequence[pystac.Item],
+    grid: GeoBox,
+    table: pd.DataFrame,
+    layout: Layout,
+    halo: int = 0,
+    reach_days: float = 0,
+    lon: float = 0.0,
+) -> xr.Dataset:
+    """Composites of the periods of `table` (columns start, end, period_of_year) on `grid`,
+    as a dask-backed dataset of one task per tile × block of `layout.steps` periods.
+
+    `build` computes one block from the items whose local solar day (at longitude `lon`) lies
+    in the block's periods ± `reach_days` (a synthesis window reaching beyond its period).
+    The first block holding scenes is computed now (it gives the variables and their types).
+    """
+    cut = tiles(grid, layout.side, halo=halo)
+    days = np.array([_solar_day(it, lon) for it in items], dtype="datetime64[D]")
+    blocks = [table.iloc[i : i + layout.steps] for i in range(0, len(table), layout.steps)]
+    # ± a day more: a scene outside its block's periods is read but not used
+    reach = np.timedelta64(math.ceil(reach_days) + 1, "D")
+
+    def members(block: pd.DataFrame) -> list[pystac.Item]:
+        lo = np.datetime64(block["start"].iloc[0].date(), "D") - reach
+        hi = np.datetime64(block["end"].iloc[-1].date(), "D") + reach
+        return [it for it, d in zip(items, days, strict=True) if lo <= d <= hi]
+
+    chosen = [members(b) for b in blocks]
+
+    def task(bi: int, iy: int, ix: int) -> dict[str, np.ndarray]:
+        # by index: dask would otherwise hash (pickle) every item of every task's arguments
+        block, tile = blocks[bi], cut[iy][ix]
+        start, end = block["start"].iloc[0].date(), block["end"].iloc[-1].date()
+        ds = build(chosen[bi], tile.read, start, end).isel(y=tile.inner[0], x=tile.inner[1])
+        return {str(k): np.asarray(v.values) for k, v in ds.data_vars.items()}
+
+    run = uuid.uuid4().hex
+    first = next((i for i, its in enumerate(chosen) if its), None)
+    if first is None:
+        raise ValueError("no scene falls in any period")
+    # the first block with scenes, on the first tile, tells the variables and types
+    b0, t0 = blocks[first], cut[0][0]
+    probe = build(
+        chosen[first], t0.read, b0["start"].iloc[0].date(), b0["end"].iloc[-1].date()
+    ).isel(y=t0.inner[0], x=t0.inner[1])
+    names = [str(v) for v in probe.data_vars]
+    parts: dict[str, list[list[list[Any]]]] = {n: [] for n in names}
+    for bi, (block, its) in enumerate(zip(blocks, chosen, strict=True)):
+        per_block: dict[str, list[list[Any]]] = {n: [] for n in names}
+        for iy, row in enumerate(cut):
+            per_row: dict[str, list[Any]] = {n: [] for n in names}
+            for ix, tile in enumerate(row):
+                shape = (
+                    len(block),
+                    tile.rows.stop - tile.rows.start,
+                    tile.cols.stop - tile.cols.start,
+                )
+                if bi == first and tile is t0:
+                    done = {n: probe[n].values for n in names}
+                    for n in names:
+                        per_row[n].append(darr.from_array(done[n], chunks=shape))
+                    continue
+                if not its:
+                    for n in names:
+                        per_row[n].append(
+                            darr.full(shape, _fill(probe[n].dtype), dtype=probe[n].dtype)
+                        )
+                    continue
+                key = f"vegcube-composites-{run}-{bi}-{iy}-{ix}"
+                out = dask.delayed(task, pure=False)(bi, iy, ix, dask_key_name=key)
+                for n in names:
+                    per_row[n].append(darr.from_delayed(out[n], shape, dtype=probe[n].dtype))
+            for n in names:
+                per_block[n].append(per_row[n])
+        for n in names:
+            parts[n].append(per_block[n])
+    coords = {
+        "time": table["start"].values,
+        "y": grid.coords["y"].values,
+        "x": grid.coords["x"].values,
+    }
+    out = xr.Dataset(
+        {n: (("time", "y", "x"), darr.block(parts[n]), probe[n].attrs) for n in names},
+        coords=coords,
+        attrs=probe.attrs,
+    )
+    out = out.assign_coords(
+        period_end=("time", table["end"].values),
+        period_of_year=("time", table["period_of_year"].values),
+    )
+    for name in ("y", "x"):
+        out[name].attrs = probe[name].attrs
+    if "spatial_ref" in probe.coords:
+        out = out.assign_coords(spatial_ref=probe.spatial_ref)
+    return out
+
+
+def _fill(dtype: np.dtype[Any]) -> Any:
+    if np.issubdtype(dtype, np.floating):
+        return np.nan
+    if np.issubdtype(dtype, np.datetime64):
+        return np.datetime64("NaT")
+    return 0
+
+
+def _solar_day(item: pystac.Item, lon: float) -> np.datetime64:
+    when = item.datetime or item.common_metadata.start_datetime
+    assert when is not None
+    return np.datetime64((when + dt.timedelta(hours=lon / 15)).date(), "D")
+
+
+def map_chunks(fn: Callable[..., xr.Dataset], ds: xr.Dataset, *others: xr.Dataset) -> xr.Dataset:
+    """`fn(block, *others_block)` per chunk of `ds` (time, y, x), as one task each.
+
+    `ds`'s chunks are the blocks (a stage's Zarr chunks: a year of periods × a spatial
+    tile); each `others` dataset (no time dimension, e.g. a reference) is cut to the block's
+    tile. `fn` is a step function returning (time, y, x) variables; it runs on numpy inside
+    the task. The result has `ds`'s time coordinates and chunks. The first chunk is
+    computed now (it gives the variables and their types).
+    """
+    cubes = [v for v in ds.data_vars.values() if v.chunks and set(v.dims) == {"time", "y", "x"}]
+    if not cubes:
+        return fn(ds, *others)
+    chunks = dict(zip(cubes[0].dims, cubes[0].chunks, strict=True))  # type: ignore[arg-type]
+    tc, yc, xc = (chunks[d] for d in ("time", "y", "x"))
+    edges = [np.cumsum((0, *c)) for c in (tc, yc, xc)]
+
+    def part(obj: xr.Dataset, iy: int, ix: int, it: int | None = None) -> xr.Dataset:
+        sel = {
+            "y": slice(edges[1][iy], edges[1][iy + 1]),
+            "x": slice(edges[2][ix], edges[2][ix + 1]),
+        }
+        if it is not None:
+            sel["time"] = slice(edges[0][it], edges[0][it + 1])
+        return obj.isel(sel)
+
+    def task(block: xr.Dataset, *rest: xr.Dataset) -> dict[str, np.ndarray]:
+        out = fn(block, *rest)
+        return {str(k): np.asarray(v.values) for k, v in out.data_vars.items()}
+
+    probe = fn(part(ds, 0, 0, 0).compute(), *(part(o, 0, 0).compute() for o in others))
+    names = [str(v) for v in probe.data_vars]
+    run = uuid.uuid4().hex
+    arrays: dict[str, list[list[list[Any]]]] = {n: [] for n in names}
+    for it, nt in enumerate(tc):
+        rows: dict[str, list[list[Any]]] = {n: [] for n in names}
+        for iy, ny in enumerate(yc):
+            row: dict[str, list[Any]] = {n: [] for n in names}
+            for ix, nx in enumerate(xc):
+                if it == iy == ix == 0:
+                    for n in names:
+                        row[n].append(darr.from_array(probe[n].values, chunks=-1))
+                    continue
+                args = [part(ds, iy, ix, it), *(part(o, iy, ix) for o in others)]
+                key = f"vegcube-{fn.__name__}-{run}-{it}-{iy}-{ix}"
+                out = dask.delayed(task, pure=False)(*args, dask_key_name=key)
+                for n in names:
+                    row[n].append(darr.from_delayed(out[n], (nt, ny, nx), dtype=probe[n].dtype))
+            for n in names:
+                rows[n].append(row[n])
+        for n in names:
+            arrays[n].append(rows[n])
+    data = {n: (("time", "y", "x"), darr.block(arrays[n]), probe[n].attrs) for n in names}
+    coords = {k: v for k, v in ds.coords.items() if k in probe.coords or "time" in v.dims}
+    out = xr.Dataset(data, coords=coords, attrs=probe.attrs)
+    for n in names:
+        out[n].encoding = probe[n].encoding
+    return out
