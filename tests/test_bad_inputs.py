@@ -272,7 +272,7 @@ CASES: dict[str, Case] = {
     "reference period holds no scene": Case(
         edit(
             time={"start": "2021-01-01", "end": "2023-02-28"},
-            reference={"start": "2021-01-01", "end": "2021-06-30"},
+            reference={"start": "2021-01-01", "end": "2021-06-30", "min_years": 1},
         ),
         2,
         ("reference: 2021-01-01..2021-06-30 holds no scene", "2022-11-03..2023-02-21"),
@@ -396,7 +396,71 @@ CASES: dict[str, Case] = {
     "every pixel cloudy in a dekad": Case(
         damaged(clouds_in_first_december_dekad), 0, (), check=cloudy_dekad_is_nan_with_count_0
     ),
+    # ---------------------------------------------------------------- hostile inputs (#18)
+    "resolution .inf": Case(
+        edit(**{"grid.resolution": float("inf")}), 2, ("grid.resolution:", "finite number")
+    ),
+    "resolution in degrees on a metric grid": Case(
+        edit(**{"grid.resolution": 0.0001}),
+        2,
+        ("grid.resolution: 0.0001 metre gives a grid of", "grid.max_pixels"),
+        sub=True,
+    ),
+    "min_years above the reference's years": Case(
+        edit(**{"reference.min_years": 9}), 2, ("reference.min_years: 9 is more than",)
+    ),
+    "YAML alias bomb in an AOI member": Case(
+        text(lambda ctx: alias_bomb(ctx)), 2, ("not valid YAML", "aliases", "not accepted")
+    ),
+    "output.dir is a file": Case(
+        edit(**{"output.dir": lambda ctx: str(touch(ctx.tmp / "a-file"))}),
+        2,
+        ("output.dir:", "is not a folder"),
+    ),
+    "output.dir under a file": Case(
+        edit(**{"output.dir": lambda ctx: str(touch(ctx.tmp / "a-file") / "out")}),
+        2,
+        ("output.dir:", "cannot be created", "is a file"),
+    ),
+    "output.dir empty": Case(edit(**{"output.dir": ""}), 2, ("output.dir", "must name a folder")),
+    "catalog.json that is JSON but not STAC": Case(
+        edit(**{"source.catalog": lambda ctx: str(ctx.file("notstac.json", {"hello": 1}))}),
+        2,
+        ("source.catalog: cannot read static catalog", "notstac.json"),
+    ),
+    "catalog.json that is a JSON list": Case(
+        edit(**{"source.catalog": lambda ctx: str(ctx.file("list.json", [1, 2]))}),
+        2,
+        ("source.catalog: cannot read static catalog", "list.json"),
+    ),
+    "catalog whose item file is missing": Case(
+        damaged(lambda folder: next(folder.glob("S2*/*.json")).unlink()),
+        2,
+        ("source.catalog: cannot read static catalog", "catalog.json"),
+        sub=True,
+    ),
 }
+
+
+def touch(path: Path) -> Path:
+    path.write_text("a file, not a folder")
+    return path
+
+
+def alias_bomb(ctx: Ctx) -> str:
+    """The valid recipe whose inline AOI Feature carries an extra member of nested aliases
+    (9 levels of 9: 387 million strings once expanded)."""
+    r = ctx.recipe()
+    w, s, e, n = ctx.archive.bbox
+    r["aoi"] = {"geometry": "GEOMETRY"}
+    levels = ["a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    levels += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 9)]
+    feature = (
+        "\n    type: Feature\n    properties: {}\n"
+        f"    geometry: {{type: Polygon, coordinates: [{json.dumps(square(w, s, e, n))}]}}\n"
+        "    bomb:\n" + "".join(f"      {line}\n" for line in levels)
+    )
+    return yaml.safe_dump(r).replace(" GEOMETRY\n", feature)
 
 
 # ------------------------------------------------------------------------- fixtures

@@ -15,7 +15,7 @@ def _both(demo, tmp_path, **changes):
     rc["dask"] = {"chunk": 64}  # 100 px: 2 × 2 tiles
     rc["mask"]["dilate_m"] = 60
     rc["time"] = {"start": "2019-01-01", "end": "2020-12-31"}  # 2 blocks: the test stays quick
-    rc["reference"] = {"start": "2019-01-01", "end": "2020-12-31"}
+    rc["reference"] = {"start": "2019-01-01", "end": "2020-12-31", "min_years": 2}
     rc.update(changes)
     p = runner.plan(rc)
     fat = runner._composites(p)
@@ -49,17 +49,21 @@ def test_layout_follows_the_memory_budget():
     from odc.geo.geobox import GeoBox
 
     grid = GeoBox.from_bbox((0, 0, 20000, 20000), "EPSG:32633", resolution=10)  # 2000 px
-    small = blocks.layout(grid, scenes=73, periods=36, bands=3, per_year=36, budget=2**20 * 256)
-    assert small.steps == 36 and 64 <= small.side < 2000 and small.side % 64 == 0
-    # the largest multiple of 64 px whose scenes (× 1.5 for uneven revisits) fit the budget
-    dense = blocks.layout(grid, scenes=146, periods=36, bands=3, per_year=36, budget=2**20 * 256)
-    for n, cut in ((73, small), (146, dense)):
-        need = n * 1.5 * 3 * blocks._BYTES_PER_BAND
-        assert cut.side**2 * need <= 2**20 * 256 < (cut.side + 64) ** 2 * need
-    assert dense.side < small.side
-    # a small area is one tile
+    budget, need = 2**20 * 256, 3 * blocks._BYTES_PER_BAND * 1.5  # per px and scene
+    # large tiles first (each scene is read once per tile): the block of periods shrinks
+    wide = blocks.layout(grid, scenes=73, periods=36, bands=3, per_year=36, budget=budget)
+    assert wide.side == 1024 and wide.steps >= 1
+    assert wide.side**2 * need * 73 / 36 * wide.steps <= budget
+    assert wide.side**2 * need * 73 / 36 * (wide.steps + 1) > budget
+    # a denser revisit than one period on a 1024 px tile allows: smaller tiles, one period
+    dense = blocks.layout(grid, scenes=36 * 40, periods=36, bands=3, per_year=36, budget=budget)
+    assert dense.steps == 1 and 64 <= dense.side < 1024 and dense.side % 64 == 0
+    assert dense.side**2 * need * 40 <= budget < (dense.side + 64) ** 2 * need * 40
+    # a small area is one tile and a year per block
     tiny = GeoBox.from_bbox((0, 0, 1200, 1200), "EPSG:32633", resolution=10)
-    assert blocks.layout(tiny, scenes=511, periods=252, bands=3, per_year=36).side == 120
+    assert blocks.layout(tiny, scenes=511, periods=252, bands=3, per_year=36) == blocks.Layout(
+        side=120, steps=36
+    )
     cut = blocks.tiles(grid, 512, halo=7)
     assert len(cut) == 4 and len(cut[0]) == 4
     first, inner = cut[0][0], cut[1][1]

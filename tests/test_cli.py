@@ -58,7 +58,7 @@ def test_bad_recipe_exits_2_naming_every_field(tmp_path):
         (
             {
                 "time": {"start": "2021-01-01", "end": "2022-03-31"},
-                "reference": {"start": "2021-01-01", "end": "2021-06-30"},
+                "reference": {"start": "2021-01-01", "end": "2021-06-30", "min_years": 1},
                 "indicators": ["vci"],
             },
             "reference: 2021-01-01..2021-06-30 holds no scene",
@@ -95,8 +95,8 @@ def test_dask_cluster_address_gives_same_result(small, tmp_path):
     distributed = pytest.importorskip("distributed")
     local = vegcube.run(small_recipe(small, tmp_path / "local"))
     r = small_recipe(small, tmp_path / "cluster")
-    with distributed.LocalCluster(
-        n_workers=1, threads_per_worker=2, processes=True, dashboard_address=None
+    with distributed.LocalCluster(  # worker processes: the fat tasks travel pickled
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
     ) as cluster:
         assert cluster.scheduler_address.startswith("tcp://")
         r["dask"] = {"scheduler": cluster.scheduler_address}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import filecmp
 import hashlib
 import json
@@ -283,14 +284,18 @@ def test_run_over_faulty_http_equals_clean_run(archive, clean, tmp_path):
     xr.testing.assert_identical(xr.open_zarr(tmp_path / "run" / "composites.zarr").load(), want)
 
 
-def test_run_over_truncating_http_fails_clearly_never_wrong(archive, tmp_path):
-    faults = Faults(seed=1, truncate_rate=0.2, pattern="*.tif")
+def test_run_over_truncating_http_fails_clearly_never_wrong(archive, tmp_path, monkeypatch):
+    """A server that truncates every answer (transient truncation is retried: see the fault
+    run below): the run fails naming the file after its retries, never with wrong pixels."""
+    from vegcube import cube
+
+    monkeypatch.setattr(cube, "READ_BACKOFF_S", 0.01)
+    faults = Faults(seed=1, truncate_rate=1.0, max_consecutive=10**6, pattern="*.tif")
     with serve_faulty(archive.path, faults=faults) as served:
-        with pytest.raises(Exception) as err:
+        with pytest.raises(DataError, match=r"\.tif: cannot be read .*corrupt or truncated"):
             vegcube.run(recipe(archive, tmp_path / "run", f"{served.url}/catalog.json"))
         settle(served)  # reads already running when the run failed end against a live server
-    assert served.count("truncate") >= 1
-    assert isinstance(err.value, rasterio.errors.RasterioIOError | DataError)
+    assert served.count("truncate") >= cube.READ_ATTEMPTS
     status = json.loads((tmp_path / "run" / "run.json").read_text())
     assert status["status"] == "failed"
     assert not (tmp_path / "run" / "composites.zarr").exists()
@@ -344,3 +349,68 @@ def settle(served, quiet_s: float = 0.5, limit_s: float = 15.0) -> None:
 def cli(*args: str, env: dict[str, str] | None = None) -> Result:
     """`vegcube ARGS` in this process (typer's runner): exit code, stdout, stderr."""
     return CliRunner().invoke(app, list(args), env={"COLUMNS": "200", **(env or {})})
+
+
+def test_run_over_http_with_faults_on_catalog_and_data_equals_clean(
+    archive, clean, tmp_path, monkeypatch
+):
+    """Faults on every request, catalog JSON and COG range reads alike (500, resets,
+    truncated bodies, 429 with Retry-After): the run ends with the clean run's outputs."""
+    from vegcube import catalog, cube
+
+    monkeypatch.setattr(catalog, "STATIC_BACKOFF_S", 0.02)
+    monkeypatch.setattr(cube, "READ_BACKOFF_S", 0.02)
+    _, _, want = clean
+    faults = Faults(seed=11, **{**ALL_FAULTS, "pattern": "*", "retry_after": "0"})
+    with serve_faulty(archive.path, faults=faults) as served:
+        vegcube.run(recipe(archive, tmp_path / "run", f"{served.url}/catalog.json"))
+    kinds = Counter(f.kind for f in served.injected)
+    on_json = Counter(f.kind for f in served.injected if f.path.endswith(".json"))
+    on_tif = Counter(f.kind for f in served.injected if f.path.endswith(".tif"))
+    assert on_json["error"] >= 1 and on_json["truncate"] >= 1, on_json  # catalog reads
+    assert on_tif["truncate"] >= 1, on_tif  # range reads GDAL does not retry itself
+    assert all(kinds[k] >= 1 for k in ("error", "drop", "truncate", "throttle")), kinds
+    got = xr.open_zarr(tmp_path / "run" / "composites.zarr").load()
+    xr.testing.assert_identical(got, want)
+
+
+def test_static_catalog_that_is_not_stac_is_bad_input(tmp_path):
+    """A catalog.json that is JSON but not STAC, a list, or whose item is missing: exit 2
+    naming source.catalog and the file, before any work."""
+    from vegcube import catalog
+    from vegcube.errors import SourceError
+
+    bad = tmp_path / "list.json"
+    bad.write_text("[1, 2]")
+    notstac = tmp_path / "notstac.json"
+    notstac.write_text('{"hello": "world"}')
+    for path in (bad, notstac):
+        with pytest.raises(SourceError, match=r"source\.catalog: cannot read static catalog"):
+            catalog.search(
+                str(path),
+                collection="sentinel-2-l2a",
+                bbox=(0, 0, 1, 1),
+                start=dt.date(2023, 1, 1),
+                end=dt.date(2023, 1, 2),
+            )
+
+
+def test_run_over_a_protected_server_names_the_credentials(archive, tmp_path, monkeypatch):
+    """A refused read (401) is named as such with the setting to fix, not as a corrupt file;
+    with GDAL's bearer settings the same run reads the data."""
+    from vegcube.errors import AccessError
+
+    token = "s3cr3t-token"
+    faults = Faults(require_token=token, pattern="*.tif")
+    with serve_faulty(archive.path, faults=faults) as served:
+        with pytest.raises(AccessError, match="GDAL_HTTP_AUTH=BEARER") as err:
+            vegcube.run(recipe(archive, tmp_path / "refused", f"{served.url}/catalog.json"))
+        assert "corrupt" not in str(err.value) and token not in str(err.value)
+    monkeypatch.setenv("GDAL_HTTP_AUTH", "BEARER")
+    monkeypatch.setenv("GDAL_HTTP_BEARER", token)
+    # another server (address): GDAL remembers refused URLs for the life of the process
+    with serve_faulty(archive.path, faults=faults) as served:
+        vegcube.run(recipe(archive, tmp_path / "ok", f"{served.url}/catalog.json"))
+    assert (tmp_path / "ok" / "composites.zarr").is_dir()
+    run_json = (tmp_path / "ok" / "run.json").read_text()
+    assert token not in run_json  # credentials never written

@@ -40,7 +40,7 @@ def test_tci_needs_an_lst_section():
         "aoi": {"bbox": [165.3, -21.6, 165.6, -21.4]},
         "time": {"start": "2021-01-01", "end": "2022-12-31"},
         "source": {"catalog": "earth-search"},
-        "reference": {"start": "2021-01-01", "end": "2021-12-31"},
+        "reference": {"start": "2021-01-01", "end": "2021-12-31", "min_years": 1},
         "indicators": ["vci", "vhi"],
         "output": {"dir": "out"},
     }

@@ -15,7 +15,7 @@ def good(**over):
         "time": {"start": "2019-01-01", "end": "2020-12-31"},
         "source": {"catalog": "earth-search"},
         "indices": ["ndvi", "ndwi"],
-        "reference": {"start": "2019-01-01", "end": "2019-12-31"},
+        "reference": {"start": "2019-01-01", "end": "2019-12-31", "min_years": 1},
         "indicators": ["vci"],
         "output": {"dir": "out"},
     }
@@ -109,3 +109,16 @@ def test_gapfill_section_validates_parameters_of_its_method():
     with pytest.raises(RecipeError, match=r"gapfill\.method"):
         load_recipe(good(gapfill={"method": "spline"}))
     assert load_recipe(good(gapfill={"method": "whittaker", "lmbda": 5})).gapfill.params
+
+
+def test_composite_parameters_belong_to_their_reducer():
+    """`window_days` of a median was silently ignored: now an error naming the key."""
+    with pytest.raises(RecipeError, match=r"composite: window_days: not a parameter of reducer"):
+        load_recipe(good(composite={"reducer": "median", "window_days": 12}))
+    with pytest.raises(RecipeError, match=r"sensor_weights"):
+        load_recipe(good(composite={"reducer": "max", "sensor_weights": {"sentinel-2b": 0.5}}))
+    rc = load_recipe(good(composite={"reducer": "weighted", "window_days": 12}))
+    assert rc.composite.window_days == 12
+    assert "#   window_days: 46" in template()  # shown, commented out for the default median
+    dumped = load_recipe(good()).model_dump(mode="json")  # as run.json stores it: whole
+    assert dumped["composite"]["window_days"] == 46 and load_recipe(dumped)

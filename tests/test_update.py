@@ -267,6 +267,9 @@ def test_run_killed_twice_resumes_and_equals_an_uninterrupted_run(runs, demo, tm
     first = _units(out / "state.sqlite")
     kept = {k for k, st in first.items() if k[0] == "composites" and st == "done"}
     assert kept and json.loads((out / "run.json").read_text())["status"] == "running"
+    from vegcube.state import status
+
+    assert status(out)["status"] == "interrupted"  # the killed run is no longer running
 
     def some_cogs(units, path):
         return (

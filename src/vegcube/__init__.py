@@ -10,28 +10,55 @@ Each step is a module of functions on xarray objects: `aoi`, `catalog`, `cube`, 
 
 from __future__ import annotations
 
-from . import (
-    aoi,
-    calibrate,
-    catalog,
-    composite,
-    cube,
-    export,
-    fetch,
-    gapfill,
-    indicators,
-    indices,
-    mask,
-    reference,
-    report,
-    sensors,
-    synthesis,
-    zonal,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .errors import BandError, DataError, RecipeError, SourceError, VegcubeError
-from .recipe import Recipe, load_recipe
-from .routine import update
-from .runner import RunResult, plan, run
+
+if TYPE_CHECKING:  # imported on first use (PEP 562): `vegcube --help` starts fast
+    from . import (
+        aoi,
+        calibrate,
+        catalog,
+        composite,
+        cube,
+        export,
+        fetch,
+        gapfill,
+        indicators,
+        indices,
+        mask,
+        reference,
+        report,
+        sensors,
+        synthesis,
+        zonal,
+    )
+    from .recipe import Recipe, load_recipe
+    from .routine import update
+    from .runner import RunResult, plan, run
+
+_MODULES = {
+    "aoi", "calibrate", "catalog", "composite", "cube", "export", "fetch", "gapfill",
+    "indicators", "indices", "mask", "reference", "report", "sensors", "synthesis", "zonal",
+}  # fmt: skip
+_NAMES = {
+    "Recipe": "recipe",
+    "load_recipe": "recipe",
+    "update": "routine",
+    "RunResult": "runner",
+    "plan": "runner",
+    "run": "runner",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MODULES:
+        return importlib.import_module(f".{name}", __name__)
+    if name in _NAMES:
+        return getattr(importlib.import_module(f".{_NAMES[name]}", __name__), name)
+    raise AttributeError(f"module 'vegcube' has no attribute {name!r}")
+
 
 __version__ = "0.1.0"
 

@@ -63,16 +63,24 @@ def layout(
     periods: int,
     bands: int,
     per_year: int,
+    max_side: int = 1024,
     budget: int = BUDGET,
 ) -> Layout:
-    """Tile side and periods per block for `scenes` over `periods` periods of `bands` bands:
-    a block is a year of periods (`per_year`) or the whole series; the tile is as large as
-    the budget allows for the scenes of one block (a multiple of 64 px, ≥ 64)."""
-    steps = max(1, min(per_year, periods))
-    per_block = max(1.0, scenes * steps / max(1, periods)) * 1.5  # revisits are uneven
-    side = int(math.sqrt(budget / (per_block * max(1, bands) * _BYTES_PER_BAND)))
-    side = max(64, side // 64 * 64)
-    return Layout(side=min(side, max(grid.shape.y, grid.shape.x)), steps=steps)
+    """Tile side and periods per block for `scenes` over `periods` periods of `bands` bands.
+
+    Every scene is read once per tile (each read has a cost of its own), so tiles are as
+    large as allowed (`max_side`, the grid) and the block of periods shrinks to fit the
+    `budget`: down to one period; only then does the tile shrink (a multiple of 64 px). A
+    block is at most a year of periods (`per_year`, the Zarr writer's block).
+    """
+    per_period = max(1.0, scenes / max(1, periods)) * 1.5  # revisits are uneven
+    side = min(max_side, max(grid.shape.y, grid.shape.x))
+    fits = budget / (side * side * max(1, bands) * _BYTES_PER_BAND * per_period)
+    steps = max(1, min(per_year, periods, int(fits)))
+    if fits < 1:  # one period of scenes on the largest tile is too much: smaller tiles
+        side = int(math.sqrt(budget / (per_period * max(1, bands) * _BYTES_PER_BAND)))
+        side = max(64, side // 64 * 64)
+    return Layout(side=side, steps=steps)
 
 
 def tiles(grid: GeoBox, side: int, *, halo: int = 0) -> list[list[Tile]]:
@@ -208,11 +216,12 @@ def _solar_day(item: pystac.Item, lon: float) -> np.datetime64:
 def map_chunks(fn: Callable[..., xr.Dataset], ds: xr.Dataset, *others: xr.Dataset) -> xr.Dataset:
     """`fn(block, *others_block)` per chunk of `ds` (time, y, x), as one task each.
 
-    `ds`'s chunks are the blocks (a stage's Zarr chunks: a year of periods × a spatial
-    tile); each `others` dataset (no time dimension, e.g. a reference) is cut to the block's
-    tile. `fn` is a step function returning (time, y, x) variables; it runs on numpy inside
-    the task. The result has `ds`'s time coordinates and chunks. The first chunk is
-    computed now (it gives the variables and their types).
+    `ds`'s chunks are the blocks (a stage's Zarr chunks: periods × a spatial tile); each
+    `others` dataset (no time dimension, e.g. a reference) is cut to the block's tile and,
+    along `period_of_year`, to the block's periods of the year. `fn` is a step function
+    returning (time, y, x) variables; it runs on numpy inside the task. The result has `ds`'s
+    time coordinates and chunks. The first chunk is computed now (it gives the variables and
+    their types).
     """
     cubes = [v for v in ds.data_vars.values() if v.chunks and set(v.dims) == {"time", "y", "x"}]
     if not cubes:
@@ -221,20 +230,26 @@ def map_chunks(fn: Callable[..., xr.Dataset], ds: xr.Dataset, *others: xr.Datase
     tc, yc, xc = (chunks[d] for d in ("time", "y", "x"))
     edges = [np.cumsum((0, *c)) for c in (tc, yc, xc)]
 
-    def part(obj: xr.Dataset, iy: int, ix: int, it: int | None = None) -> xr.Dataset:
+    poy = np.asarray(ds["period_of_year"].values) if "period_of_year" in ds.coords else None
+
+    def part(obj: xr.Dataset, iy: int, ix: int, it: int) -> xr.Dataset:
         sel = {
             "y": slice(edges[1][iy], edges[1][iy + 1]),
             "x": slice(edges[2][ix], edges[2][ix + 1]),
         }
-        if it is not None:
-            sel["time"] = slice(edges[0][it], edges[0][it + 1])
+        if "time" in obj.dims:
+            return obj.isel({**sel, "time": slice(edges[0][it], edges[0][it + 1])})
+        if poy is not None and "period_of_year" in obj.dims:  # only the block's periods
+            sel["period_of_year"] = obj.indexes["period_of_year"].get_indexer(
+                np.unique(poy[edges[0][it] : edges[0][it + 1]])
+            )
         return obj.isel(sel)
 
     def task(block: xr.Dataset, *rest: xr.Dataset) -> dict[str, np.ndarray]:
         out = fn(block, *rest)
         return {str(k): np.asarray(v.values) for k, v in out.data_vars.items()}
 
-    probe = fn(part(ds, 0, 0, 0).compute(), *(part(o, 0, 0).compute() for o in others))
+    probe = fn(part(ds, 0, 0, 0).compute(), *(part(o, 0, 0, 0).compute() for o in others))
     names = [str(v) for v in probe.data_vars]
     run = uuid.uuid4().hex
     arrays: dict[str, list[list[list[Any]]]] = {n: [] for n in names}
@@ -247,7 +262,7 @@ def map_chunks(fn: Callable[..., xr.Dataset], ds: xr.Dataset, *others: xr.Datase
                     for n in names:
                         row[n].append(darr.from_array(probe[n].values, chunks=-1))
                     continue
-                args = [part(ds, iy, ix, it), *(part(o, iy, ix) for o in others)]
+                args = [part(ds, iy, ix, it), *(part(o, iy, ix, it) for o in others)]
                 key = f"vegcube-{fn.__name__}-{run}-{it}-{iy}-{ix}"
                 out = dask.delayed(task, pure=False)(*args, dask_key_name=key)
                 for n in names:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -217,10 +218,38 @@ class _NamedReader(RioReader):
     """
 
     def read(self, cfg: Any, dst_geobox: GeoBox, *, dst: Any = None, selection: Any = None) -> Any:
-        try:
-            return super().read(cfg, dst_geobox, dst=dst, selection=selection)
-        except rasterio.errors.RasterioError as exc:
-            raise read_error(str(self._src.uri), exc) from exc
+        uri = str(self._src.uri)
+        # a remote read that failed for a truncated body or a reset (which GDAL does not
+        # retry) is tried again before the file is called corrupt; refused access is not
+        attempts = READ_ATTEMPTS if "://" in uri or uri.startswith("/vsi") else 1
+        for attempt in range(attempts):
+            try:
+                if attempt == 0:
+                    return super().read(cfg, dst_geobox, dst=dst, selection=selection)
+                # GDAL keeps what it downloaded of the file (the truncated part too): read
+                # it again from the server
+                with rasterio.Env(CPL_VSIL_CURL_NON_CACHED=_vsi(uri)):
+                    return super().read(cfg, dst_geobox, dst=dst, selection=selection)
+            except Exception as exc:  # a truncated header can also lose the georeferencing
+                if attempts == 1 and not isinstance(exc, rasterio.errors.RasterioError):
+                    raise
+                error = read_error(uri, exc)
+                if isinstance(error, AccessError) or attempt == attempts - 1:
+                    raise error from exc
+                time.sleep(READ_BACKOFF_S * 2**attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _vsi(uri: str) -> str:
+    """GDAL's virtual path of an href (``/vsicurl/https://…``, ``/vsis3/bucket/key``)."""
+    if uri.startswith("s3://"):
+        return "/vsis3/" + uri.removeprefix("s3://")
+    return uri if uri.startswith("/vsi") else "/vsicurl/" + uri
+
+
+#: attempts at a remote read that fails (truncated body, reset), and the first wait (s)
+READ_ATTEMPTS = 4
+READ_BACKOFF_S = 0.5
 
 
 _DENIED = re.compile(r"access ?denied|forbidden|unauthori[sz]ed|(response|error) code:? ?40[13]\b")

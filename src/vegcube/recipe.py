@@ -176,7 +176,15 @@ class GridSpec(_Section):
     """Target grid of the cube."""
 
     crs: str = Field("auto", description="'auto' (UTM zone of the AOI centre) or any CRS string")
-    resolution: float = Field(10, gt=0, description="pixel size in CRS units (metres for UTM)")
+    resolution: float = Field(
+        10, gt=0, allow_inf_nan=False, description="pixel size in CRS units (metres for UTM)"
+    )
+    max_pixels: int = Field(
+        2_500_000_000,
+        ge=1,
+        description="largest grid accepted (pixels): a resolution in the wrong unit (degrees "
+        "on a metric CRS) is refused with the figure instead of running for hours",
+    )
 
 
 class CloudProbabilitySpec(_Section):
@@ -282,10 +290,15 @@ class CompositeSpec(_Section):
         description="median, mean, max, min; weighted (WASP-like synthesis), bap (best pixel)",
     )
     window_days: float = Field(
-        46, gt=0, description="weighted/bap: window centred on each period, in days"
+        46,
+        gt=0,
+        description="weighted/bap: window centred on each period, in days",
+        json_schema_extra={"template": "commented"},  # a parameter of some reducers only
     )
     sensor_weights: dict[str, float] | None = Field(
-        None, description="weighted/bap: weight per platform (e.g. sentinel-2b: 1.0); 1 if unlisted"
+        None,
+        description="weighted/bap: weight per platform (e.g. sentinel-2b: 1.0); 1 if unlisted",
+        json_schema_extra={"template": "commented"},
     )
     monthly: bool = Field(
         False,
@@ -297,6 +310,26 @@ class CompositeSpec(_Section):
     def _monthly_from_dekads(self) -> CompositeSpec:
         if self.monthly and self.period != "dekad":
             raise ValueError("monthly: true aggregates dekads; it needs period: dekad")
+        return self
+
+    @model_validator(mode="after")
+    def _parameters_of_the_reducer(self) -> CompositeSpec:
+        """A synthesis parameter given to a reducer that does not read it is an error, never
+        silently ignored."""
+        if self.reducer in ("weighted", "bap"):
+            return self
+        # (a value equal to the default is what a stored recipe, dumped whole, holds)
+        fields = type(self).model_fields
+        given = sorted(
+            k
+            for k in ("window_days", "sensor_weights")
+            if k in self.model_fields_set and getattr(self, k) != fields[k].default
+        )
+        if given:
+            raise ValueError(
+                f"{', '.join(given)}: not a parameter of reducer {self.reducer!r} (only of "
+                "weighted and bap); remove it or choose one of those reducers"
+            )
         return self
 
 
@@ -408,6 +441,14 @@ class OutputSpec(_Section):
     """Where and what to write."""
 
     dir: Path = Field(description="output folder", examples=["out"])
+
+    @field_validator("dir", mode="before")
+    @classmethod
+    def _not_empty(cls, v: Any) -> Any:
+        if isinstance(v, str) and not v.strip():
+            raise ValueError("must name a folder (an empty one would be the recipe's own)")
+        return v
+
     formats: list[Literal["zarr", "cog", "netcdf"]] = Field(
         ["zarr"], description="zarr, cog, netcdf"
     )
@@ -480,6 +521,15 @@ class Recipe(_Section):
                 f"reference: {self.reference.start}..{self.reference.end} lies outside "
                 f"time {self.time.start}..{self.time.end}"
             )
+        ref = self.reference
+        if self.indicators and ref is not None:
+            years = ref.end.year - ref.start.year + 1
+            if ref.min_years > years:
+                raise ValueError(
+                    f"reference.min_years: {ref.min_years} is more than the {years} years "
+                    f"from {ref.start} to {ref.end}: every indicator would be NaN; lower "
+                    "min_years or widen the reference"
+                )
         return self
 
     @field_validator("indices")
@@ -496,7 +546,18 @@ class Recipe(_Section):
 
 class _YamlLoader(yaml.SafeLoader):
     """SafeLoader that keeps dates as text: pydantic parses them and names the field of a
-    bad one (`time.end: ... day value is outside expected range` for 2023-02-30)."""
+    bad one (`time.end: ... day value is outside expected range` for 2023-02-30), and that
+    refuses aliases (`*name`): a few nested ones expand into billions of values (an "alias
+    bomb") when the recipe is written into run.json; a recipe never needs them."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.YAMLError(
+                f"YAML aliases (*{event.anchor}) are not accepted in a recipe "
+                f"(line {event.start_mark.line + 1}); write the value out"
+            )
+        return super().compose_node(parent, index)
 
 
 _YamlLoader.yaml_implicit_resolvers = {
@@ -623,7 +684,9 @@ def template() -> str:
             value = field.examples[0] if field.examples else field.default
             note = " (required)" if field.is_required() else ""
             text = f"{name}: {_yaml_value(value)}  # {field.description}{note}"
-            lines.append(f"{off}{indent}{text}")
+            extra = field.json_schema_extra
+            hidden = isinstance(extra, dict) and extra.get("template") == "commented"
+            lines.append(f"{off or ('# ' if hidden else '')}{indent}{text}")
 
     walk(Recipe, "")
     return "\n".join(lines) + "\n"

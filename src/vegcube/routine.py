@@ -83,7 +83,12 @@ def update(
         say("up to date: no new scenes")
         return result
     say(f"update from {first.date()}: {len(p.items)} scenes, {len(new)} new")
-    meta.update(recipe=rc.model_dump(mode="json"), status="updating", update_from=str(first.date()))
+    meta.update(
+        recipe=rc.model_dump(mode="json"),
+        status="updating",
+        update_from=str(first.date()),
+        pid=os.getpid(),
+    )
     export.write_json(meta, out / "run.json")  # a killed update restarts from here
     record = {
         "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),

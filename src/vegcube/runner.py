@@ -104,6 +104,16 @@ def plan(recipe: Recipe | dict[str, Any] | str | os.PathLike[str]) -> Plan:
         gbox = aoi_mod.grid(geom, crs=rc.grid.crs, resolution=rc.grid.resolution)
     except Exception as exc:  # pyproj/odc-geo raise several kinds for a bad CRS
         raise RecipeError(f"grid.crs: cannot use {rc.grid.crs!r} ({exc})") from exc
+    pixels = gbox.shape.x * gbox.shape.y
+    if pixels > rc.grid.max_pixels:
+        unit = gbox.crs.units[0] if gbox.crs is not None and gbox.crs.units else "CRS units"
+        raise RecipeError(
+            f"grid.resolution: {rc.grid.resolution:g} {unit} gives a grid of "
+            f"{gbox.shape.y:,} × {gbox.shape.x:,} = {pixels:,} px over the AOI, more than "
+            f"grid.max_pixels ({rc.grid.max_pixels:,}); the resolution is in {unit} of "
+            f"{gbox.crs}: e.g. 10 for Sentinel-2 on a metric CRS"
+        )
+    _check_output_dir(Path(rc.output.dir))
     colls = rc.source.collections
     per = {c: sensors.bands_for(c, rc.indices) for c in colls}  # SourceError: unknown collection
     bands = list(dict.fromkeys(b for c in colls for b in per[c]))
@@ -207,6 +217,24 @@ def plan(recipe: Recipe | dict[str, Any] | str | os.PathLike[str]) -> Plan:
         duplicates=duplicates,
         lst_without_band=lst_without,
     )
+
+
+def _check_output_dir(out: Path) -> None:
+    """`output.dir` must be a folder, or creatable where its nearest existing parent is a
+    writable folder: checked before any work (RecipeError naming output.dir)."""
+    if out.exists():
+        if not out.is_dir():
+            raise RecipeError(f"output.dir: {out} exists and is not a folder; name a folder")
+        if not os.access(out, os.W_OK | os.X_OK):
+            raise RecipeError(f"output.dir: {out} is not writable; name a writable folder")
+        return
+    parent = out.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise RecipeError(f"output.dir: {out} cannot be created: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise RecipeError(f"output.dir: {out} cannot be created: {parent} is not writable")
 
 
 def _lst_items(rc: Recipe, geom: Any) -> tuple[list[pystac.Item], list[str]]:
@@ -622,9 +650,8 @@ def _composites(p: Plan) -> xr.Dataset:
         periods=len(table),
         bands=len(p.bands) + (len(mask.CLOUD_PROBABILITY_BANDS) if p.cloud_items else 0),
         per_year=composite.PERIODS_PER_YEAR[spec.period],
+        max_side=rc.dask.chunk,  # the recipe's spatial chunk caps the tile
     )
-    if rc.dask.chunk < cut.side:  # the recipe's spatial chunk caps the tile
-        cut = blocks.Layout(side=rc.dask.chunk, steps=cut.steps)
 
     def build(items: Any, grid: Any, start: dt.date, end: dt.date) -> xr.Dataset:
         return _scene_composites(p, items, grid, start, end, chunk=None)
@@ -758,6 +785,7 @@ def _run_meta(rc: Recipe, p: Plan) -> dict[str, Any]:
         "recipe": rc.model_dump(mode="json"),
         "python": platform.python_version(),
         "versions": versions,
+        "pid": os.getpid(),  # `vegcube status` tells a killed run from a running one
         "items": [it.id for it in p.items],
         # DN → value rule per collection and band, and the contradictions in item metadata
         "values": p.value_rules,

@@ -144,9 +144,22 @@ class Stage:
         self.state._db.execute("DELETE FROM units WHERE stage = ?", (self.name,))
 
 
+def _reader(path: Path) -> sqlite3.Connection:
+    """A connection to read `path`. A run killed inside a write leaves a hot journal, which a
+    read-only connection cannot roll back ("attempt to write a readonly database"): then the
+    database is opened for writing, which rolls the unfinished write back, as SQLite means."""
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return db
+    except sqlite3.OperationalError:
+        db.close()
+        return sqlite3.connect(path, timeout=30)
+
+
 def summary(path: Path) -> list[dict[str, Any]]:
     """Per stage: counts of units done, running, interrupted, failed and pending."""
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    db = _reader(path)
     try:
         rows = db.execute(
             "SELECT stage, status, pid, error, MIN(rowid) FROM units "
@@ -174,7 +187,7 @@ def latency(path: Path) -> dict[str, dict[str, Any]]:
     each item (items seen by the first run are history, not latency): items, median, min, max."""
     from .catalog import _spread
 
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    db = _reader(path)
     try:
         exists = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'seen'").fetchone()
         rows = (
@@ -216,10 +229,13 @@ def status(out: str | os.PathLike[str]) -> dict[str, Any]:
         raise RecipeError(f"OUT: {out} holds no vegcube run (no run.json)")
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     logs = sorted((out / "log").glob("*.log")) if (out / "log").is_dir() else []
+    headline = meta.get("status")
+    if headline in ("running", "updating") and not _alive(meta.get("pid")):
+        headline = "interrupted"  # killed: no process is writing it any more
     return {
         "out": str(out),
         "name": meta.get("recipe", {}).get("name"),
-        "status": meta.get("status"),
+        "status": headline,
         "started": meta.get("started"),
         "time": meta.get("recipe", {}).get("time"),
         "error": meta.get("error"),

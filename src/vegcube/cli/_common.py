@@ -7,7 +7,6 @@ from contextlib import contextmanager
 from typing import Any
 
 import typer
-from dask.callbacks import Callback
 from rich.console import Console
 from rich.markup import escape
 
@@ -27,25 +26,30 @@ def progress(quiet: bool) -> Iterator[Callable[[str], None]]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     columns = ("  {task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as bar, _DaskBar(bar):
+    with Progress(*columns, console=console, transient=True) as bar, _dask_bar(bar):
         yield lambda msg: bar.console.print(f"[dim]›[/] {msg}")
 
 
-class _DaskBar(Callback):
-    """Advance a rich progress bar as the local dask scheduler finishes tasks."""
+def _dask_bar(bar: Any) -> Any:
+    """A dask callback advancing a rich progress bar as the local scheduler finishes tasks
+    (dask imported here: the CLI starts without it)."""
+    from dask.callbacks import Callback
 
-    def __init__(self, bar: Any) -> None:
-        super().__init__()
-        self.bar, self.task = bar, None
+    class DaskBar(Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.task: Any = None
 
-    def _start_state(self, dsk: Any, state: Any) -> None:
-        self.task = self.bar.add_task("computing", total=len(dsk))
+        def _start_state(self, dsk: Any, state: Any) -> None:
+            self.task = bar.add_task("computing", total=len(dsk))
 
-    def _posttask(self, key: Any, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
-        self.bar.advance(self.task)
+        def _posttask(self, key: Any, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
+            bar.advance(self.task)
 
-    def _finish(self, dsk: Any, state: Any, errored: bool) -> None:
-        self.bar.remove_task(self.task)
+        def _finish(self, dsk: Any, state: Any, errored: bool) -> None:
+            bar.remove_task(self.task)
+
+    return DaskBar()
 
 
 @contextmanager

@@ -7,8 +7,6 @@ from pathlib import Path
 import typer
 import yaml
 
-from ..runner import run as run_recipe
-from ..testing.demo import generate_archive
 from ._common import QuietOption, console, exit_codes, progress
 
 
@@ -19,6 +17,9 @@ def demo(
     quiet: bool = QuietOption,
 ) -> None:
     """Generate the demo Sentinel-2 archive (a drought in early 2023) and run the chain on it."""
+    from ..runner import run as run_recipe
+    from ..testing.demo import generate_archive
+
     with exit_codes(), progress(quiet) as say:
         say(f"demo archive in {out / 'archive'} …")
         archive = generate_archive(out / "archive")

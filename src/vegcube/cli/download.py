@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from ..fetch import DownloadProgress
-from ..fetch import download as fetch_download
 from ._common import QuietOption, console, exit_codes
+
+if TYPE_CHECKING:
+    from ..fetch import DownloadProgress
 
 
 def download(
@@ -40,6 +42,8 @@ def download(
     A rerun skips complete files and resumes partial ones. Credentials: VEGCUBE_HTTP_TOKEN
     (a bearer token) or ~/.netrc; never printed or written.
     """
+    from ..fetch import download as fetch_download
+
     with exit_codes(), _progress(quiet) as (say, show):
         mirror = fetch_download(
             recipe,

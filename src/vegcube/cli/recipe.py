@@ -6,7 +6,6 @@ from pathlib import Path
 
 import typer
 
-from ..recipe import load_recipe, template
 from ._common import console, exit_codes
 
 app = typer.Typer(help="Write or check recipe files.", no_args_is_help=True)
@@ -21,6 +20,8 @@ def init(
     if path.exists() and not force:
         console.print(f"[red]error (bad input):[/] {path} exists; use --force to overwrite")
         raise typer.Exit(2)
+    from ..recipe import template
+
     path.write_text(template(), encoding="utf-8")
     console.print(f"wrote {path}")
 
@@ -28,6 +29,8 @@ def init(
 @app.command("check")
 def check(path: Path = typer.Argument(..., help="Recipe file to validate.")) -> None:
     """Validate a recipe without running it (exit 2 and every problem if invalid)."""
+    from ..recipe import load_recipe
+
     with exit_codes():
         rc = load_recipe(path)
     console.print(f"[green]ok[/] {rc.name}")

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import typer
 
-from ..runner import run as run_recipe
 from ._common import QuietOption, console, exit_codes, progress
 
 
@@ -15,6 +14,8 @@ def run(
     quiet: bool = QuietOption,
 ) -> None:
     """Run a recipe: search, cube, masks, indices, composites, reference, indicators, outputs."""
+    from ..runner import run as run_recipe
+
     with exit_codes(), progress(quiet) as say:
         result = run_recipe(recipe, log=say)
     if not quiet:

@@ -5,16 +5,16 @@ from __future__ import annotations
 import json
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pystac
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..catalog import latency, monthly_summary, scene_key
-from ..runner import plan
 from ._common import exit_codes
+
+if TYPE_CHECKING:
+    import pystac
 
 
 class Format(str, Enum):
@@ -34,6 +34,11 @@ def search(
     ),
 ) -> None:
     """Search the recipe's catalog (no pixel read) and print the scenes a run would use."""
+    import pystac
+
+    from ..catalog import latency, monthly_summary
+    from ..runner import plan
+
     with exit_codes():
         p = plan(recipe)
         months = monthly_summary(p.items, start=p.recipe.time.start, end=p.recipe.time.end)
@@ -54,6 +59,8 @@ def search(
 
 
 def _tile(item: pystac.Item) -> str:
+    from ..catalog import scene_key
+
     key = scene_key(item)
     return key[2] if len(key) == 4 else ""
 

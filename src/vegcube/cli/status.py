@@ -9,7 +9,6 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ..state import status as run_status
 from ._common import console, exit_codes
 
 
@@ -18,6 +17,8 @@ def status(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Show a run's status and its units of work per stage (done, running, failed, left)."""
+    from ..state import status as run_status
+
     with exit_codes():
         info = run_status(out)
     if as_json:

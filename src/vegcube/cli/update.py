@@ -6,7 +6,6 @@ from pathlib import Path
 
 import typer
 
-from ..routine import update as update_outputs
 from ._common import QuietOption, console, exit_codes, progress
 
 
@@ -18,6 +17,8 @@ def update(
     quiet: bool = QuietOption,
 ) -> None:
     """Extend OUT/ to the recipe's time.end: new and provisional periods only (for cron)."""
+    from ..routine import update as update_outputs
+
     with exit_codes(), progress(quiet) as say:
         result = update_outputs(recipe, rebuild_reference=rebuild_reference, log=say)
     if not quiet:
