@@ -26,6 +26,8 @@ import pystac
 import xarray as xr
 from odc.geo.geobox import GeoBox
 
+from .errors import DataError
+
 __all__ = ["Layout", "Tile", "by_tiles", "layout", "tiles"]
 
 #: a task's working memory (bytes) the tile side is chosen for
@@ -141,7 +143,7 @@ def by_tiles(
     run = uuid.uuid4().hex
     first = next((i for i, its in enumerate(chosen) if its), None)
     if first is None:
-        raise ValueError("no scene falls in any period")
+        raise DataError("no scene falls in any period of the run: nothing to composite")
     # the first block with scenes, on the first tile, tells the variables and types
     b0, t0 = blocks[first], cut[0][0]
     probe = build(
