@@ -311,3 +311,5 @@ def test_run_killed_twice_resumes_and_equals_an_uninterrupted_run(runs, demo, tm
     assert stages["composites"]["done"] == len([k for k in first if k[0] == "composites"]) + 1
     assert stages["composites"]["pending"] == 0
     assert all(s["failed"] == s["running"] == s["interrupted"] == 0 for s in stages.values())
+    # outputs written whole are units of work too
+    assert all(stages[name]["done"] == 1 for name in ("cog", "zonal")), stages

@@ -456,22 +456,35 @@ def _chain(
     if rc.composite.monthly:
         _monthly(rc, out, comp, series, tail=tail, rebuild=rebuild_reference, say=say)
     since = None if rebuild_reference else tail
-    _extra_formats(rc, result, products, since=since)
+    _extra_formats(rc, result, products, since=since, state=state)
     table = None
     if p.regions is not None:
         t = time.perf_counter()
         say("zonal statistics …")
-        table = _zonal(products, p.regions, out, since=since)
-        result.outputs["zonal"], result.outputs["zonal_csv"] = zonal.write(table, out)
+        with _unit(state, "zonal"):
+            table = _zonal(products, p.regions, out, since=since)
+            result.outputs["zonal"], result.outputs["zonal_csv"] = zonal.write(table, out)
         result.timings["zonal"] = round(time.perf_counter() - t, 3)
     if rc.output.report and ref is not None:  # the recipe guarantees indicators with a report
         t = time.perf_counter()
         say("report …")
-        result.outputs["report"] = report.write(
-            out, composites=comp, reference=ref, indicators=products["indicators"],
-            variable=rc.indices[0], zonal=table,
-        )  # fmt: skip
+        with _unit(state, "report"):
+            result.outputs["report"] = report.write(
+                out, composites=comp, reference=ref, indicators=products["indicators"],
+                variable=rc.indices[0], zonal=table,
+            )  # fmt: skip
         result.timings["report"] = round(time.perf_counter() - t, 3)
+
+
+@contextlib.contextmanager
+def _unit(state: State | None, name: str) -> Iterator[None]:
+    """An output written whole (NetCDF, COGs, tables, report) as a unit of work `status`
+    shows: running, then done (failed if the block raises: `_recording` marks it)."""
+    if state is not None:
+        state.set(name, "all", "running")
+    yield
+    if state is not None:
+        state.set(name, "all", "done")
 
 
 def _first_change(
@@ -753,13 +766,19 @@ def _variables(rc: Recipe) -> list[str]:
 
 
 def _extra_formats(
-    rc: Recipe, result: RunResult, products: dict[str, xr.Dataset], *, since: Any = None
+    rc: Recipe,
+    result: RunResult,
+    products: dict[str, xr.Dataset],
+    *,
+    since: Any = None,
+    state: State | None = None,
 ) -> None:
     """NetCDF copies (rewritten whole) and COGs (in an update: the periods from `since`)."""
     out = result.out
     if "netcdf" in rc.output.formats:
-        for name, ds in products.items():
-            result.outputs[f"{name}_netcdf"] = export.write_netcdf(ds, out / f"{name}.nc")
+        with _unit(state, "netcdf"):
+            for name, ds in products.items():
+                result.outputs[f"{name}_netcdf"] = export.write_netcdf(ds, out / f"{name}.nc")
     if "cog" in rc.output.formats:
         t = time.perf_counter()
         cog_vars = list(rc.indices) + [f"{i}_{k}" for i in rc.indices for k in rc.indicators]
@@ -769,7 +788,8 @@ def _extra_formats(
         if since is not None:
             merged = merged.sel(time=merged.time >= since)
         names = [v for v in cog_vars if v in merged]
-        export.write_cogs(merged, out / "cog", names, overwrite=since is not None)
+        with _unit(state, "cog"):
+            export.write_cogs(merged, out / "cog", names, overwrite=since is not None)
         result.outputs["cog"] = out / "cog" / "catalog.json"
         result.timings["cog"] = round(time.perf_counter() - t, 3)
 
