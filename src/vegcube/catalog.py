@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 import time
 import urllib.error
 import warnings
@@ -24,6 +23,7 @@ import pystac
 from shapely.geometry import box, shape
 
 from .errors import SourceError
+from .sensors.values import processing_baseline
 
 __all__ = [
     "CATALOGS",
@@ -343,13 +343,9 @@ def scene_key(item: pystac.Item) -> tuple[str, ...]:
     return (item.collection_id or "", platform, tile, when.date().isoformat())
 
 
-def _version(text: Any) -> tuple[int, ...]:
-    return tuple(int(n) for n in re.findall(r"\d+", str(text or "")))
-
-
 def _newness(item: pystac.Item) -> tuple[Any, ...]:
     p = item.properties
-    baseline = _version(p.get("s2:processing_baseline") or p.get("processing:version"))
+    baseline = processing_baseline(p) or ()
     stamp = str(p.get("updated") or p.get("created") or "")
     return (baseline, stamp, item.id)
 

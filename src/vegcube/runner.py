@@ -644,10 +644,12 @@ def _composites(p: Plan) -> xr.Dataset:
     spec = rc.composite
     reach = spec.window_days / 2 if spec.reducer in ("weighted", "bap") else 0
     res = abs(p.grid.resolution.x)
-    halo = math.ceil(rc.mask.dilate_m / res) + 1 if rc.mask.dilate_m else 0
+    # read around each tile as far as a pixel's result reaches: dilation, s2cloudless's
+    # averaging disk, and (below) the syntheses' distance to clouds
+    halo = math.ceil(rc.mask.dilate_m / res) + 1
     cp = rc.mask.cloud_probability
     if cp is not None:
-        halo += cp.average_over + math.ceil(rc.mask.dilate_m / res) + 1
+        halo += cp.average_over
     if spec.reducer in ("weighted", "bap"):  # weights by the distance to clouds, up to a cap
         fn = (
             synthesis.weighted_synthesis

@@ -101,17 +101,13 @@ def storage(band: str) -> dict[str, Any]:
 def scale_offset(properties: dict[str, Any], band: str | None = None) -> tuple[float, float]:
     """DN → reflectance scale and offset from item properties, when `raster:bands` is absent.
 
-    The same for every reflectance band. Uses `s2:processing_baseline` when present, else
-    the acquisition date.
+    The same for every reflectance band. Uses the processing baseline when the item gives it
+    (`s2:processing_baseline` or `processing:version`), else the acquisition date.
     """
-    baseline = properties.get("s2:processing_baseline")
-    if baseline is not None:
-        try:
-            new = float(baseline) >= 4.0
-        except ValueError:
-            new = _date(properties) >= BASELINE_SWITCH
-    else:
-        new = _date(properties) >= BASELINE_SWITCH
+    from .values import processing_baseline
+
+    baseline = processing_baseline(properties)
+    new = baseline >= (4, 0) if baseline is not None else _date(properties) >= BASELINE_SWITCH
     return (1e-4, -0.1) if new else (1e-4, 0.0)
 
 

@@ -19,8 +19,8 @@ Nodata follows the same idea: the asset's ``raster:bands[0].nodata``, else its S
 MODIS items give a scale but no nodata: −3000 for NDVI is then a value unless supplied).
 
 When an item's metadata contradict each other (a truth flag against ``raster:bands``, an
-offset against the processing baseline), `Conversion.conflict` says so; `cube.load` gathers
-those notes once per run (`conflicts`).
+offset against the processing baseline), `Conversion.conflict` says so; `cube.value_rules`
+gathers those notes once per run.
 """
 
 from __future__ import annotations
@@ -165,11 +165,11 @@ def conversion(item: pystac.Item, key: str, band: str, sensor: ModuleType) -> Co
     if declared is not None:
         conflict = note or (_baseline_conflict(baseline, declared[1]) if s2 else None)
         return Conversion(declared[0], declared[1], nodata, "asset scale/offset", conflict)
+    scale, offset = sensor.scale_offset(item.properties, band)  # Sentinel-2: baseline, date
     if baseline is not None:
-        offset = _S2_OFFSET if baseline >= _S2_NEW_BASELINE else 0.0
-        return Conversion(1e-4, offset, nodata, f"processing baseline {_text(baseline)}", note)
-    scale, offset = sensor.scale_offset(item.properties, band)
-    why = "acquisition date (baseline switch 2022-01-25)" if s2 else f"{sensor.NAME} rule"
+        why = f"processing baseline {_text(baseline)}"
+    else:
+        why = "acquisition date (baseline switch 2022-01-25)" if s2 else f"{sensor.NAME} rule"
     return Conversion(float(scale), float(offset), nodata, why, note)
 
 
