@@ -102,3 +102,30 @@ def test_clip_sets_outside_to_nan():
     # about half of the bbox is inside a right triangle; the top-left corner is, the top-right not
     assert 0.4 < inside.mean() < 0.6
     assert inside[-3, 2] and not inside[2, -3]
+
+
+def test_geojson_crs_member_is_honoured(tmp_path):
+    """A (pre-RFC 7946) GeoJSON in UTM naming its CRS is read in that CRS, as GDAL reads it;
+    a CRS84 member means lon/lat."""
+    from pyproj import Transformer
+
+    to_utm = Transformer.from_crs(4326, 32758, always_xy=True)
+    x0, y0 = to_utm.transform(BBOX[0], BBOX[1])
+    x1, y1 = to_utm.transform(BBOX[2], BBOX[3])
+    ring = [[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]
+
+    def named(crs: str) -> dict:
+        return {"type": "name", "properties": {"name": crs}}
+
+    utm = {"type": "Polygon", "coordinates": [ring], "crs": named("urn:ogc:def:crs:EPSG::32758")}
+    (tmp_path / "utm.geojson").write_text(json.dumps(utm))
+    got = aoi.read_aoi(tmp_path / "utm.geojson").geom.bounds
+    np.testing.assert_allclose(got, BBOX, atol=2e-4)  # the UTM rectangle's lon/lat bounds
+    square = [[list(p) for p in shapely.box(*BBOX).exterior.coords]]
+    lonlat = {
+        "type": "Polygon",
+        "coordinates": square,
+        "crs": named("urn:ogc:def:crs:OGC:1.3:CRS84"),
+    }
+    (tmp_path / "ll.geojson").write_text(json.dumps(lonlat))
+    np.testing.assert_allclose(aoi.read_aoi(tmp_path / "ll.geojson").geom.bounds, BBOX)

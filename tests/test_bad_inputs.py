@@ -14,7 +14,9 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
@@ -182,6 +184,88 @@ def cloudy_dekad_is_nan_with_count_0(ctx: Ctx) -> None:
     assert bool(dekad.ndvi.isnull().all())
     assert int(comp.ndvi_count.sum()) > 0  # the other dekads are observed
     assert (ctx.out / "indicators.zarr").is_dir()
+
+
+def regions(path: Callable[[Ctx], Path], **spec: Any) -> Callable[[Ctx], Path]:
+    """The valid recipe with zonal statistics over the regions file `path(ctx)` writes."""
+    return edit(regions=lambda ctx: {"path": str(path(ctx)), "id": "name", **spec})
+
+
+def districts(ctx: Ctx) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """Four districts (A, B, C, D) tiling the archive's AOI: (properties, geometry)."""
+    w, s, e, n = ctx.archive.bbox
+    mx, my = (w + e) / 2, (s + n) / 2
+    boxes = [(w, my, mx, n), (mx, my, e, n), (w, s, mx, my), (mx, s, e, my)]
+    return [
+        ({"name": name, "code": i}, {"type": "Polygon", "coordinates": [square(*b)]})
+        for i, (name, b) in enumerate(zip("ABCD", boxes, strict=True))
+    ]
+
+
+def collection(
+    features: list[tuple[dict[str, Any], dict[str, Any]]],
+    *,
+    nulled: int | None = None,
+    shift: float = 0.0,
+    same_name: bool = False,
+    bowtie_at: int | None = None,
+    points: bool = False,
+) -> dict[str, Any]:
+    """A FeatureCollection of `features`, spoiled as asked."""
+    out = []
+    for i, (props, geom) in enumerate(features):
+        props = {**props, "name": "A"} if same_name and i < 2 else props
+        ring = geom["coordinates"][0] if geom["type"] == "Polygon" else None
+        if ring is not None:
+            ring = [[x + shift, y] for x, y in ring]
+            if i == bowtie_at:
+                xs, ys = [x for x, _ in ring], [y for _, y in ring]
+                ring = bowtie((min(xs), min(ys), max(xs), max(ys)))
+            geom = {"type": "Polygon", "coordinates": [ring]}
+            if points:
+                geom = {"type": "Point", "coordinates": ring[0]}
+        out.append(
+            {"type": "Feature", "properties": props, "geometry": None if i == nulled else geom}
+        )
+    return {"type": "FeatureCollection", "features": out}
+
+
+def toml_valid(
+    ctx: Ctx,
+    *,
+    start: str | None = None,
+    cloud: str = "80",
+    grid: str = "",
+    indices: str = '["ndvi"]',
+) -> str:
+    """A valid TOML recipe (dates written as TOML dates), with the given parts replaced."""
+    a, q = ctx.archive, json.dumps
+    return (
+        f'name = "demo"\nindices = {indices}\n[aoi]\nbbox = {list(a.bbox)}\n'
+        f"[time]\nstart = {start or a.start}\nend = {a.end}\n"
+        f"[source]\ncatalog = {q(str(a.catalog))}\nmax_cloud_cover = {cloud}\n{grid}"
+        f"[output]\ndir = {q(str(ctx.out))}\n"
+    )
+
+
+def shapefile(ctx: Ctx, *, drop: str) -> Path:
+    """The archive's AOI as a shapefile, one of its side files removed."""
+    path = ctx.tmp / "aoi.shp"
+    wkb = np.array([shapely.to_wkb(shapely.box(*ctx.archive.bbox))], dtype=object)
+    write(path, wkb, [np.array(["aoi"], dtype=object)], ["name"], geometry_type="Polygon",
+          crs="EPSG:4326", driver="ESRI Shapefile")  # fmt: skip
+    path.with_suffix(drop).unlink()
+    return path
+
+
+def two_layer_gpkg(ctx: Ctx) -> Path:
+    """A GeoPackage holding two polygon layers over the archive: `aoi` and `regions`."""
+    path = ctx.tmp / "two.gpkg"
+    wkb = np.array([shapely.to_wkb(shapely.box(*ctx.archive.bbox))], dtype=object)
+    for layer in ("aoi", "regions"):
+        write(path, wkb, [np.array(["A"], dtype=object)], ["name"], geometry_type="Polygon",
+              crs="EPSG:4326", driver="GPKG", layer=layer, append=layer != "aoi")  # fmt: skip
+    return path
 
 
 CASES: dict[str, Case] = {
@@ -439,6 +523,199 @@ CASES: dict[str, Case] = {
         ("source.catalog: cannot read static catalog", "catalog.json"),
         sub=True,
     ),
+    # ---------------------------------------------------------------- regions files (#18)
+    "regions file does not exist": Case(
+        edit(regions=lambda ctx: {"path": str(ctx.tmp / "districts.geojson"), "id": "name"}),
+        2,
+        ("regions.path: file", "districts.geojson does not exist"),
+    ),
+    "regions file is not a vector file": Case(
+        regions(lambda ctx: ctx.write("name,geometry\nTene,nowhere\n", "districts.txt")),
+        2,
+        ("regions.path: cannot read", "districts.txt", "accepted: a vector file"),
+    ),
+    "regions FeatureCollection is empty": Case(
+        regions(lambda ctx: ctx.file("empty.geojson", collection([]))),
+        2,
+        ("regions.path:", "empty.geojson has no features"),
+    ),
+    "region without geometry": Case(
+        regions(lambda ctx: ctx.file("nogeom.geojson", collection(districts(ctx), nulled=1))),
+        2,
+        ("regions.path: region 'B' of nogeom.geojson has no geometry",),
+    ),
+    "regions id field does not exist": Case(
+        regions(lambda ctx: ctx.file("d.geojson", collection(districts(ctx))), id="district"),
+        2,
+        ("regions.id: 'district' is not an attribute of d.geojson", "it has: name, code"),
+    ),
+    "regions all outside the AOI": Case(
+        regions(lambda ctx: ctx.file("far.geojson", collection(districts(ctx), shift=5.0))),
+        2,
+        ("regions.path: none of the 4 regions of far.geojson intersects the AOI",),
+    ),
+    "regions with duplicate ids": Case(
+        regions(lambda ctx: ctx.file("dup.geojson", collection(districts(ctx), same_name=True))),
+        2,
+        ("regions.id: 'name' is not unique in dup.geojson", "repeated: A"),
+    ),
+    "region with an invalid geometry": Case(
+        regions(lambda ctx: ctx.file("bow.geojson", collection(districts(ctx), bowtie_at=2))),
+        2,
+        ("regions.path: region 'C' of bow.geojson is invalid", "Self-intersection"),
+    ),
+    "regions are points": Case(
+        regions(lambda ctx: ctx.file("pts.geojson", collection(districts(ctx), points=True))),
+        2,
+        ("regions.path: region 'A' of pts.geojson has a Point, not a polygon",),
+    ),
+    "regions layer not in the GeoPackage": Case(
+        regions(lambda ctx: two_layer_gpkg(ctx), layer="districts"),
+        2,
+        ("regions.layer: 'districts' is not a layer of two.gpkg", "it has: aoi, regions"),
+    ),
+    "regions GeoPackage of several layers, none named": Case(
+        regions(lambda ctx: two_layer_gpkg(ctx)),
+        2,
+        ("regions.layer:", "two.gpkg has 2 layers (aoi, regions)", "name one"),
+    ),
+    # ---------------------------------------------------------------- TOML and YAML quirks (#18)
+    "TOML datetime with a time of day": Case(
+        text(lambda ctx: toml_valid(ctx, start="2022-11-01T10:30:00Z"), "recipe.toml"),
+        2,
+        ("time.start:", "should have zero time", "YYYY-MM-DD"),
+    ),
+    "TOML inf resolution": Case(
+        text(lambda ctx: toml_valid(ctx, grid="[grid]\nresolution = inf\n"), "recipe.toml"),
+        2,
+        ("grid.resolution:", "finite number"),
+    ),
+    "TOML nan cloud cover": Case(
+        text(lambda ctx: toml_valid(ctx, cloud="nan"), "recipe.toml"),
+        2,
+        ("source.max_cloud_cover:", "finite number"),
+    ),
+    "TOML duplicate key": Case(
+        text(lambda ctx: toml_valid(ctx, cloud="80\nmax_cloud_cover = 60"), "recipe.toml"),
+        2,
+        ("recipe.toml is not valid TOML", "line 11", "`max_cloud_cover = 60`"),
+    ),
+    "TOML array of mixed types": Case(
+        text(lambda ctx: toml_valid(ctx, indices='["ndvi", 2]'), "recipe.toml"),
+        2,
+        ("indices.1:", "valid string"),
+    ),
+    "YAML duplicate key": Case(
+        text(lambda ctx: yaml.safe_dump(ctx.recipe()) + "indices: [ndvi]\n"),
+        2,
+        ("recipe.yaml is not valid YAML", "key 'indices' is given twice", "keep one"),
+    ),
+    "YAML .nan threshold": Case(
+        edit(**{"drought_classes.zscore_max": float("nan")}),
+        2,
+        ("drought_classes.zscore_max:", "finite number"),
+    ),
+    # ---------------------------------------------------------------- AOI files (#18)
+    "shapefile without its .shx": Case(
+        edit(aoi=lambda ctx: {"path": str(shapefile(ctx, drop=".shx"))}),
+        2,
+        ("aoi.path:", "aoi.shp", "aoi.shx", "is missing"),
+    ),
+    "shapefile without its .prj": Case(
+        edit(aoi=lambda ctx: {"path": str(shapefile(ctx, drop=".prj"))}),
+        2,
+        ("aoi.path:", "aoi.shp has no CRS", "save it with one"),
+    ),
+    "regions shapefile without its .dbf": Case(
+        regions(lambda ctx: shapefile(ctx, drop=".dbf")),
+        2,
+        ("regions.path: aoi.shp is a shapefile whose aoi.dbf is missing",),
+    ),
+    "GeoJSON with an unknown CRS member": Case(
+        aoi_file(
+            "crs.geojson",
+            {
+                "type": "Polygon",
+                "coordinates": [square(550000, 7600000, 551000, 7601000)],
+                "crs": {"type": "name", "properties": {"name": "EPSG:999999"}},
+            },
+        ),
+        2,
+        ("aoi.path", "crs.geojson", "crs member", "EPSG:999999"),
+    ),
+    "GeoPackage of several layers, none named": Case(
+        edit(aoi=lambda ctx: {"path": str(two_layer_gpkg(ctx))}),
+        2,
+        ("aoi.layer:", "two.gpkg has 2 layers (aoi, regions)", "name one"),
+    ),
+    "AOI is a line": Case(
+        aoi_file(
+            "line.geojson", {"type": "LineString", "coordinates": square(165, -21, 165.1, -20.9)}
+        ),
+        2,
+        ("aoi.path", "line.geojson", "needs a Polygon or MultiPolygon, got LineString"),
+    ),
+    "AOI is points": Case(
+        aoi_file(
+            "points.geojson",
+            collection([({"name": "p"}, {"type": "Point", "coordinates": [165.0, -21.0]})]),
+        ),
+        2,
+        ("aoi.path", "points.geojson", "needs a Polygon or MultiPolygon, got Point"),
+    ),
+    "AOI polygon of zero area": Case(
+        aoi_file(
+            "flat.geojson",
+            {
+                "type": "Polygon",
+                "coordinates": [[[165, -21], [165.1, -21], [165.2, -21], [165, -21]]],
+            },
+        ),
+        2,
+        ("aoi.path", "flat.geojson", "the polygon has zero area"),
+    ),
+    # ---------------------------------------------------------------- numbers (#18)
+    "resolution 0": Case(edit(**{"grid.resolution": 0}), 2, ("grid.resolution:", "greater than 0")),
+    "negative max_cloud_cover": Case(
+        edit(**{"source.max_cloud_cover": -5}),
+        2,
+        ("source.max_cloud_cover:", "greater than or equal to 0"),
+    ),
+    "huge integer resolution": Case(
+        edit(**{"grid.resolution": 10**400}), 2, ("grid.resolution:", "valid number")
+    ),
+    "huge dilation": Case(
+        edit(**{"mask.dilate_m": 10**12}), 2, ("mask.dilate_m:", "less than or equal to 10000")
+    ),
+    "boolean resolution": Case(
+        edit(**{"grid.resolution": True}), 2, ("grid.resolution:", "a number, not true")
+    ),
+    "boolean in the SCL classes": Case(
+        edit(**{"mask.sentinel2_scl": [3, False, 9]}),
+        2,
+        ("mask.sentinel2_scl: item 1: a number, not false",),
+    ),
+    "gapfill parameter of the wrong type": Case(
+        edit(gapfill={"method": "whittaker", "lmbda": "strong"}),
+        2,
+        ("gapfill: lmbda: 'strong' is not a finite number (default 10.0)",),
+    ),
+    # ---------------------------------------------------------------- dates (#18)
+    "start before 1972": Case(
+        edit(time={"start": "1960-01-01", "end": "2023-02-28"}),
+        2,
+        ("time.start: 1960-01-01 is before 1972-01-01", "Landsat"),
+    ),
+    "end in the far future": Case(
+        edit(time={"start": "2022-11-01", "end": "2999-12-31"}),
+        2,
+        ("time.end: 2999-12-31 is after", "next year"),
+    ),
+    "time range with no scene": Case(
+        edit(time={"start": "2020-01-01", "end": "2020-12-31"}, reference=None, indicators=[]),
+        2,
+        ("no sentinel-2-l2a scenes", "between 2020-01-01 and 2020-12-31", "check aoi, time"),
+    ),
 }
 
 
@@ -543,3 +820,77 @@ def test_bad_input(name: str, archive: DemoArchive, previous: Path, tmp_path: Pa
 
 def test_corpus_is_large_enough() -> None:
     assert len(CASES) >= 30
+
+
+# ------------------------------------------------------------------------- what a failure kept
+
+
+@pytest.fixture(scope="module")
+def thirteen_months(tmp_path_factory: pytest.TempPathFactory) -> DemoArchive:
+    """2022-01..2023-01, one scene every 10 days: 39 dekads, written in two blocks (36 + 3)."""
+    return generate_archive(
+        tmp_path_factory.mktemp("thirteen"), size=40, revisit_days=10,
+        start="2022-01-01", end="2023-01-31",
+    )  # fmt: skip
+
+
+def test_failure_mid_run_says_what_is_kept_and_a_rerun_resumes(
+    thirteen_months: DemoArchive, tmp_path: Path
+) -> None:
+    """A corrupt scene of January 2023: the first block of composites (2022) is written and
+    kept, the rest is not; the message says exactly that, and a rerun resumes from it."""
+    archive = tmp_path / "archive"
+    shutil.copytree(thirteen_months.path, archive)
+    scene = archive / "sentinel-2-l2a" / "S2B_58KEB_20230112_0_L2A" / "nir.tif"
+    good = scene.read_bytes()
+    scene.write_bytes(bytes(range(256)) * (len(good) // 256 + 1))
+    out = tmp_path / "out"
+    r = thirteen_months.recipe(out)
+    r["source"]["catalog"] = str(archive / "catalog.json")
+    r["reference"]["min_years"] = 1
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(yaml.safe_dump(r))
+
+    code, stderr = run_cli(recipe, sub=False, cwd=tmp_path)
+
+    assert code == 1, stderr
+    message = " ".join(stderr[stderr.index("error (") :].split())
+    assert "S2B_58KEB_20230112_0_L2A/nir.tif" in message
+    assert (
+        f"Kept in {out}: composites (1 of 2 blocks, 2022-01-01..2022-12-21); "
+        "not written yet: reference, indicators, cog." in message
+    ), message
+    assert "run.json records the failure" in message and "resumes from what is kept" in message
+    # what the message says is what is there: 2022's 36 dekads written, January 2023 not
+    partial = xr.open_zarr(out / ".composites.zarr.partial")
+    assert partial.sizes["time"] == 39
+    observed = partial.ndvi.isel(time=slice(0, 36)).notnull().any(dim=("y", "x"))
+    assert int(observed.sum()) >= 20  # dekads with a clear scene (one every 10 days)
+    assert bool(partial.ndvi.isel(time=slice(36, None)).isnull().all())
+    assert not (out / "composites.zarr").exists() and not (out / "cog").exists()
+
+    scene.write_bytes(good)  # the cause fixed: the same command again, in another process
+    res = subprocess.run([*VEGCUBE, "run", "-q", str(recipe)], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    log = sorted((out / "log").glob("run-*.log"))[-1].read_text()
+    assert "resuming" in log
+    db = sqlite3.connect(out / "state.sqlite")
+    pids = dict(db.execute("SELECT unit, pid FROM units WHERE stage = 'composites'").fetchall())
+    db.close()
+    assert pids["time 0-36"] == os.getpid()  # kept from the failed run: not recomputed
+    assert pids["time 36-39"] != os.getpid()  # written by the rerun
+
+
+def test_failure_before_any_output_says_nothing_was_written(
+    archive: DemoArchive, tmp_path: Path
+) -> None:
+    """A corrupt scene in the only block of composites: no output kept, and the message
+    says so instead of claiming kept outputs; an OUT of an earlier run is not this run's."""
+    ctx = Ctx(tmp_path, archive, tmp_path / "out")
+    recipe = damaged(garbage)(ctx)
+    code, stderr = run_cli(recipe, sub=False, cwd=tmp_path)
+    assert code == 1, stderr
+    message = " ".join(stderr[stderr.index("error (") :].split())
+    assert f"This run wrote no output to {ctx.out} yet; run.json records the failure." in message
+    assert "Kept in" not in message and "Outputs already written are kept" not in message
+    assert not list(ctx.out.glob("*.zarr")) and not (ctx.out / "cog").exists()

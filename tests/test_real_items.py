@@ -441,7 +441,7 @@ def test_requester_pays_bucket_read_with_the_request_payer(tmp_path, monkeypatch
 def test_scenes_without_thermal_asset_left_out_of_lst(tmp_path):
     """Landsat L2SR (surface reflectance only) next to L2SP: the LST series uses the L2SP scene
     and the run says how many were left out."""
-    from vegcube import runner
+    from vegcube import journal, runner
 
     sp = real_item("planetary-computer", "landsat-c2-l2", "LC09_L2SP_090091_20250310_02_T1")
     sr = real_item("planetary-computer", "landsat-c2-l2", "LC09_L2SR_084082_20250722_02_T1")
@@ -466,7 +466,7 @@ def test_scenes_without_thermal_asset_left_out_of_lst(tmp_path):
     assert [it.id for it in p.items] == [sp.id, sr.id]  # reflectance: both scenes
     assert [it.id for it in p.lst_items] == [sp.id]
     assert p.lst_without_band == [sr.id]
-    meta = runner._run_meta(p.recipe, p)
+    meta = journal.meta(p.recipe, p)
     assert meta["lst"] == {"without_band": [sr.id]}
     assert meta["values"]["rules"]["landsat-c2-l2"]["red"] == {
         "asset scale/offset → ×2.75e-05 -0.2, nodata 0.0": 2

@@ -48,7 +48,7 @@ def test_valid_recipe_has_defaults():
         ({"colour": 1}, "colour", "unknown key"),
         ({"grid": {"resolution": 0}}, "grid.resolution", "greater than 0"),
         ({"dask": {"scheduler": "localhost:8786"}}, "dask.scheduler", "tcp://"),
-        ({"reference": {"start": "2030-01-01", "end": "2031-01-01"}}, "reference", "outside"),
+        ({"reference": {"start": "2024-01-01", "end": "2025-01-01"}}, "reference", "outside"),
         ({"reference": None}, "indicators", "reference"),
     ],
 )
@@ -112,13 +112,56 @@ def test_gapfill_section_validates_parameters_of_its_method():
 
 
 def test_composite_parameters_belong_to_their_reducer():
-    """`window_days` of a median was silently ignored: now an error naming the key."""
+    """`window_days` of a median was silently ignored: now an error naming the key; each
+    reducer's parameters come from the registry, with their types and ranges."""
+    from vegcube import composite
+
     with pytest.raises(RecipeError, match=r"composite: window_days: not a parameter of reducer"):
         load_recipe(good(composite={"reducer": "median", "window_days": 12}))
     with pytest.raises(RecipeError, match=r"sensor_weights"):
         load_recipe(good(composite={"reducer": "max", "sensor_weights": {"sentinel-2b": 0.5}}))
     rc = load_recipe(good(composite={"reducer": "weighted", "window_days": 12}))
-    assert rc.composite.window_days == 12
+    assert rc.composite.params == {"window_days": 12}
+    assert composite.get("weighted").reach_days(rc.composite.params) == 6
+    # a parameter of bap only, refused for weighted with what weighted accepts
+    with pytest.raises(RecipeError, match=r"doy_sigma_days: not a parameter of reducer 'weighted'"
+                       r".*accepted: cloud_distance_max_m"):  # fmt: skip
+        load_recipe(good(composite={"reducer": "weighted", "doy_sigma_days": 5}))
+    bap = {"reducer": "bap", "target": "start", "doy_sigma_days": 5, "sensor_weights": {"s": 1}}
+    assert load_recipe(good(composite=bap)).composite.params["target"] == "start"
+    for bad, words in (
+        ({"window_days": -3}, "window_days must be a number > 0"),
+        ({"window_days": "12"}, "window_days: '12' is not accepted"),
+        ({"target": "middle"}, "target: 'middle' is not accepted"),
+        ({"sensor_weights": {"sentinel-2a": -1}}, r"sensor_weights\['sentinel-2a'\] must be"),
+        ({"cloud_weight_min": 2}, "cloud_weight_min: not a parameter of reducer 'bap'"),
+    ):
+        with pytest.raises(RecipeError, match=rf"composite: {words}"):
+            load_recipe(good(composite={"reducer": "bap", **bad}))
     assert "#   window_days: 46" in template()  # shown, commented out for the default median
-    dumped = load_recipe(good()).model_dump(mode="json")  # as run.json stores it: whole
-    assert dumped["composite"]["window_days"] == 46 and load_recipe(dumped)
+    assert "#   doy_sigma_days: 10" in template()
+    # recipes stored whole by earlier versions (run.json) still load
+    stored = good(composite={"reducer": "median", "window_days": 46, "sensor_weights": None})
+    assert load_recipe(stored).composite.params == {}
+    dumped = load_recipe(good()).model_dump(mode="json")
+    assert "window_days" not in dumped["composite"] and load_recipe(dumped)
+    # the recipe's choices are the registry's
+    field = type(load_recipe(good()).composite).model_fields["reducer"]
+    assert set(field.annotation.__args__) == set(composite.REDUCERS)
+
+
+def test_toml_dates_and_midnight_datetimes_are_dates(tmp_path):
+    """A TOML date (or datetime at midnight) is what a user writes: read as the same date."""
+    head = 'name = "t"\n[aoi]\nbbox = [1, 2, 3, 4]\n[time]\n'
+    tail = '[source]\ncatalog = "earth-search"\n[output]\ndir = "o"\n'
+    for start, end in (
+        ("2020-01-01", "2020-02-01"),
+        ("2020-01-01T00:00:00", "2020-02-01T00:00:00Z"),
+        ('"2020-01-01"', '"2020-02-01"'),
+    ):
+        (tmp_path / "r.toml").write_text(f"{head}start = {start}\nend = {end}\n{tail}")
+        rc = load_recipe(tmp_path / "r.toml")
+        assert (rc.time.start.isoformat(), rc.time.end.isoformat()) == ("2020-01-01", "2020-02-01")
+    (tmp_path / "r.toml").write_text(f"{head}start = 2020-01-01T06:00:00\nend = 2020-02-01\n{tail}")
+    with pytest.raises(RecipeError, match=r"time\.start: .*zero time.*; write a date: YYYY-MM-DD"):
+        load_recipe(tmp_path / "r.toml")

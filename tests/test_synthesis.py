@@ -11,7 +11,7 @@ import xarray as xr
 from scipy import ndimage
 
 from vegcube import aoi, catalog, composite, cube, indices, mask
-from vegcube.synthesis import FLAGS, best_available_pixel, weighted_synthesis
+from vegcube.composite.synthesis import FLAGS, best_available_pixel, weighted_synthesis
 
 N = 12  # pixels a side, 10 m
 
@@ -215,7 +215,7 @@ def test_bap_sensor_score_and_target(bap_case):
     (ds, scl_da), _ = bap_case
     # Jan 19 is S2B; scoring S2B 0 and w_sensor 1 hands every pixel to Jan 15 (S2A), cloud aside
     out = best_available_pixel(
-        ds, scl=scl_da, w_cloud=0.4, sensor_scores={"sentinel-2b": 0.0}, **BAP
+        ds, scl=scl_da, w_cloud=0.4, sensor_weights={"sentinel-2b": 0.0}, **BAP
     )
     assert (out.ndvi.values[0][out.bap_count.values[0] == 2] == np.float32(0.3)).all()
     # target the dekad's last day (Jan 20): Jan 19 is the closer one now
@@ -247,8 +247,8 @@ def test_errors_name_the_parameter(wasp_case):
         weighted_synthesis(ds, scl=scl, period="week")
     with pytest.raises(ValueError, match=r"target must be 'centre', 'start', 'end'"):
         best_available_pixel(ds, scl=scl, target="middle")
-    with pytest.raises(ValueError, match=r"sensor_scores: ds has no per-scene 'sensor'"):
-        best_available_pixel(ds.drop_vars("platform"), scl=scl, sensor_scores={"x": 1})
+    with pytest.raises(ValueError, match=r"sensor_weights: ds has no per-scene 'sensor'"):
+        best_available_pixel(ds.drop_vars("platform"), scl=scl, sensor_weights={"x": 1})
     with pytest.raises(ValueError, match=r"scl: must be the SCL of the scenes of ds"):
         weighted_synthesis(ds, scl=scl.isel(time=slice(1, None)))
     with pytest.raises(ValueError, match=r"ds: needs float variables.*not float: n"):

@@ -212,3 +212,17 @@ def test_demo_archive_regions(tmp_path: Path) -> None:
     assert len(regions) == 4 and len(set(regions.ids)) == 4
     names = [f["properties"]["name"] for f in json.loads(archive.regions.read_text())["features"]]
     assert regions.ids == tuple(names)
+
+
+def test_regions_none_of_which_meet_the_aoi_are_refused(tmp_path: Path) -> None:
+    from odc.geo.geom import Geometry
+
+    path = _geojson(tmp_path / "regions.geojson", [{"name": "a"}, {"name": "b"}])
+    bounds = shapely.total_bounds(list(zonal.read_regions(path).geometries))
+    near = Geometry(shapely.box(*bounds).buffer(-1e-4), "EPSG:4326")
+    assert len(zonal.read_regions(path, aoi=near)) == 2  # overlapping: accepted
+    far = Geometry(shapely.box(*(bounds + np.array([5, 0, 5, 0]))), "EPSG:4326")
+    with pytest.raises(
+        RecipeError, match=r"regions\.path: none of the 2 regions of regions\.geojson intersects"
+    ):
+        zonal.read_regions(path, aoi=far)

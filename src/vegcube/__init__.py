@@ -4,8 +4,8 @@
 >>> result = vegcube.run("recipe.yaml")          # the whole chain, DESIGN.md's output layout
 
 Each step is a module of functions on xarray objects: `aoi`, `catalog`, `cube`, `mask`,
-`calibrate` (cross-sensor), `indices`, `composite`, `synthesis`, `gapfill`, `reference`,
-`indicators`, `zonal`, `export`, `report`.
+`calibrate` (cross-sensor), `indices`, `composite` (a registry of reducers; its `synthesis`),
+`gapfill`, `reference`, `indicators`, `zonal`, `export`, `report`.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # imported on first use (PEP 562): `vegcube --help` starts fa
         aoi,
         calibrate,
         catalog,
+        chain,
         composite,
         cube,
         export,
@@ -27,27 +28,29 @@ if TYPE_CHECKING:  # imported on first use (PEP 562): `vegcube --help` starts fa
         gapfill,
         indicators,
         indices,
+        journal,
         mask,
         reference,
         report,
         sensors,
-        synthesis,
         zonal,
     )
+    from .journal import RunResult
+    from .planning import plan
     from .recipe import Recipe, load_recipe
     from .routine import update
-    from .runner import RunResult, plan, run
+    from .runner import run
 
 _MODULES = {
-    "aoi", "calibrate", "catalog", "composite", "cube", "export", "fetch", "gapfill",
-    "indicators", "indices", "mask", "reference", "report", "sensors", "synthesis", "zonal",
+    "aoi", "calibrate", "catalog", "chain", "composite", "cube", "export", "fetch", "gapfill",
+    "indicators", "indices", "journal", "mask", "reference", "report", "sensors", "zonal",
 }  # fmt: skip
 _NAMES = {
     "Recipe": "recipe",
     "load_recipe": "recipe",
     "update": "routine",
-    "RunResult": "runner",
-    "plan": "runner",
+    "RunResult": "journal",
+    "plan": "planning",
     "run": "runner",
 }
 
@@ -73,6 +76,7 @@ __all__ = [
     "aoi",
     "calibrate",
     "catalog",
+    "chain",
     "composite",
     "cube",
     "export",
@@ -80,6 +84,7 @@ __all__ = [
     "gapfill",
     "indicators",
     "indices",
+    "journal",
     "load_recipe",
     "mask",
     "plan",
@@ -87,7 +92,6 @@ __all__ = [
     "report",
     "run",
     "sensors",
-    "synthesis",
     "update",
     "zonal",
 ]

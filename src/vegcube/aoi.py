@@ -24,7 +24,7 @@ from shapely.geometry import box, shape
 from .errors import RecipeError
 from .recipe import AOISpec
 
-__all__ = ["AOILike", "clip_to_aoi", "grid", "inside", "read_aoi", "utm_crs"]
+__all__ = ["AOILike", "clip_to_aoi", "grid", "inside", "read_aoi", "read_vector", "utm_crs"]
 
 AOILike = AOISpec | dict[str, Any] | tuple[float, float, float, float] | list[float] | str | Path
 
@@ -100,13 +100,10 @@ def _from_file(path: Path, layer: str | None) -> Geometry:
         except (OSError, ValueError) as exc:
             raise RecipeError(f"aoi.path: {path} is not readable GeoJSON ({exc})") from exc
         where = f"aoi.path {path}"
-        return _check(Geometry(_geojson(data, where), "EPSG:4326"), where)
-    from pyogrio.raw import read
-
-    try:
-        meta, _, wkb, _ = read(path, layer=layer, read_geometry=True)
-    except Exception as exc:  # pyogrio raises several DataSourceError flavours
-        raise RecipeError(f"aoi.path: cannot read {path} (layer {layer!r}): {exc}") from exc
+        crs = _crs_member(data, where)
+        geom = Geometry(_geojson(data, where), crs or "EPSG:4326")
+        return _check(_to_lonlat(geom, path) if crs is not None else geom, where)
+    meta, wkb, _ = read_vector(path, layer, "aoi")
     if meta.get("crs") is None:
         raise RecipeError(f"aoi.path: {path} has no CRS; save it with one (e.g. EPSG:4326)")
     if wkb is None or len(wkb) == 0:
@@ -115,10 +112,73 @@ def _from_file(path: Path, layer: str | None) -> Geometry:
     return _check(_to_lonlat(geom, path), f"aoi.path {path}")
 
 
+def _crs_member(data: Any, where: str) -> CRS | None:
+    """The CRS a GeoJSON names in its (pre-RFC 7946) `crs` member, as GDAL reads it; None
+    for none or lon/lat (CRS84, EPSG:4326: coordinates are then read as lon/lat)."""
+    member = data.get("crs") if isinstance(data, dict) else None
+    if member is None:
+        return None
+    name = member.get("properties", {}).get("name") if isinstance(member, dict) else None
+    try:
+        crs = CRS(str(name))
+    except Exception:  # pyproj and odc-geo raise several kinds
+        raise RecipeError(
+            f"{where}: its crs member names {name!r}, which is not a CRS; name one "
+            "(e.g. EPSG:32758) or remove the member (GeoJSON is lon/lat, RFC 7946)"
+        ) from None
+    return None if crs.geographic and crs.epsg in (4326, None) else crs
+
+
+def read_vector(
+    path: Path, layer: str | int | None, key: str, *, fields: bool = False
+) -> tuple[dict[str, Any], Any, Any]:
+    """(meta, WKB geometries, attribute arrays) of a vector file's layer, for the recipe
+    section `key` (aoi, regions); a file that cannot be read, a shapefile missing a side
+    file, an unknown layer or several layers and none named are `RecipeError`s naming
+    `key.path` or `key.layer` and what is accepted."""
+    from pyogrio import list_layers
+    from pyogrio.raw import read
+
+    if path.suffix.lower() == ".shp":
+        sides = (".shx", ".dbf") if fields else (".shx",)
+        for side in sides:
+            if not any(path.with_suffix(x).exists() for x in (side, side.upper())):
+                raise RecipeError(
+                    f"{key}.path: {path.name} is a shapefile whose {path.stem}{side} is "
+                    f"missing beside it; copy the .shp with its .shx, .dbf and .prj"
+                )
+    try:
+        layers = [str(name) for name, _ in list_layers(path)]
+    except Exception as exc:  # pyogrio raises several DataSourceError flavours
+        reason = str(exc).split(";")[0].replace(str(path), path.name)
+        raise RecipeError(
+            f"{key}.path: cannot read {path} ({reason}); accepted: a vector file "
+            "(GeoJSON, GeoPackage, Shapefile, … any format GDAL reads) of polygons"
+        ) from None
+    if isinstance(layer, str) and layer not in layers:
+        raise RecipeError(
+            f"{key}.layer: {layer!r} is not a layer of {path.name}; it has: {', '.join(layers)}"
+        )
+    if layer is None and len(layers) > 1:
+        raise RecipeError(
+            f"{key}.layer: {path.name} has {len(layers)} layers ({', '.join(layers)}); "
+            f"name one in {key}.layer"
+        )
+    try:
+        meta, _, wkb, values = read(path, layer=layer, read_geometry=True)
+    except Exception as exc:
+        raise RecipeError(f"{key}.path: cannot read {path} (layer {layer!r}): {exc}") from None
+    return meta, wkb, values
+
+
 def _check(geom: Geometry, where: str) -> Geometry:
     g = geom.geom
     if g.is_empty:
         raise RecipeError(f"{where}: the geometry is empty")
+    if g.geom_type in ("Polygon", "MultiPolygon") and shapely.make_valid(g).area == 0:
+        raise RecipeError(
+            f"{where}: the polygon has zero area (its points lie on a line); give an area"
+        )
     if not g.is_valid:
         reason = shapely.is_valid_reason(g)
         raise RecipeError(f"{where}: invalid geometry ({reason}); fix it, e.g. with make_valid")

@@ -118,7 +118,8 @@ def by_tiles(
 
     `build` computes one block from the items whose local solar day (at longitude `lon`) lies
     in the block's periods ± `reach_days` (a synthesis window reaching beyond its period).
-    The first block holding scenes is computed now (it gives the variables and their types).
+    The first period holding scenes is computed now on a small corner of the grid (it gives
+    the variables and their types).
     """
     cut = tiles(grid, layout.side, halo=halo)
     days = np.array([_solar_day(it, lon) for it in items], dtype="datetime64[D]")
@@ -141,14 +142,9 @@ def by_tiles(
         return {str(k): np.asarray(v.values) for k, v in ds.data_vars.items()}
 
     run = uuid.uuid4().hex
-    first = next((i for i, its in enumerate(chosen) if its), None)
-    if first is None:
+    if not any(chosen):
         raise DataError("no scene falls in any period of the run: nothing to composite")
-    # the first block with scenes, on the first tile, tells the variables and types
-    b0, t0 = blocks[first], cut[0][0]
-    probe = build(
-        chosen[first], t0.read, b0["start"].iloc[0].date(), b0["end"].iloc[-1].date()
-    ).isel(y=t0.inner[0], x=t0.inner[1])
+    probe = _probe(build, table, items, days, reach, cut[0][0].read)
     names = [str(v) for v in probe.data_vars]
     parts: dict[str, list[list[list[Any]]]] = {n: [] for n in names}
     for bi, (block, its) in enumerate(zip(blocks, chosen, strict=True)):
@@ -161,11 +157,6 @@ def by_tiles(
                     tile.rows.stop - tile.rows.start,
                     tile.cols.stop - tile.cols.start,
                 )
-                if bi == first and tile is t0:
-                    done = {n: probe[n].values for n in names}
-                    for n in names:
-                        per_row[n].append(darr.from_array(done[n], chunks=shape))
-                    continue
                 if not its:
                     for n in names:
                         per_row[n].append(
@@ -201,6 +192,27 @@ def by_tiles(
     return out
 
 
+def _probe(
+    build: Build,
+    table: pd.DataFrame,
+    items: Sequence[pystac.Item],
+    days: np.ndarray,
+    reach: np.timedelta64,
+    grid: GeoBox,
+    side: int = 16,
+) -> xr.Dataset:
+    """The composites of the first period holding scenes on a small corner of `grid`: the
+    variables, their types and attributes, at the cost of a few small reads."""
+    for start, end in zip(table["start"], table["end"], strict=True):
+        lo = np.datetime64(start.date(), "D") - reach
+        hi = np.datetime64(end.date(), "D") + reach
+        its = [it for it, d in zip(items, days, strict=True) if lo <= d <= hi]
+        if its:
+            corner = grid[: min(side, grid.shape.y), : min(side, grid.shape.x)]
+            return build(its, corner, start.date(), end.date())
+    raise DataError("no scene falls in any period of the run: nothing to composite")
+
+
 def _fill(dtype: np.dtype[Any]) -> Any:
     if np.issubdtype(dtype, np.floating):
         return np.nan
@@ -222,8 +234,8 @@ def map_chunks(fn: Callable[..., xr.Dataset], ds: xr.Dataset, *others: xr.Datase
     `others` dataset (no time dimension, e.g. a reference) is cut to the block's tile and,
     along `period_of_year`, to the block's periods of the year. `fn` is a step function
     returning (time, y, x) variables; it runs on numpy inside the task. The result has `ds`'s
-    time coordinates and chunks. The first chunk is computed now (it gives the variables and
-    their types).
+    time coordinates and chunks. A small corner of the first chunk is computed now (it gives
+    the variables and their types).
     """
     cubes = [v for v in ds.data_vars.values() if v.chunks and set(v.dims) == {"time", "y", "x"}]
     if not cubes:
@@ -251,7 +263,12 @@ def map_chunks(fn: Callable[..., xr.Dataset], ds: xr.Dataset, *others: xr.Datase
         out = fn(block, *rest)
         return {str(k): np.asarray(v.values) for k, v in out.data_vars.items()}
 
-    probe = fn(part(ds, 0, 0, 0).compute(), *(part(o, 0, 0, 0).compute() for o in others))
+    # a small corner of the first chunk gives the variables, their types and attributes
+    corner = {"y": slice(0, 16), "x": slice(0, 16)}
+    probe = fn(
+        part(ds, 0, 0, 0).isel({"time": slice(0, 1), **corner}).compute(),
+        *(part(o, 0, 0, 0).isel(corner).compute() for o in others),
+    )
     names = [str(v) for v in probe.data_vars]
     run = uuid.uuid4().hex
     arrays: dict[str, list[list[list[Any]]]] = {n: [] for n in names}
@@ -260,10 +277,6 @@ def map_chunks(fn: Callable[..., xr.Dataset], ds: xr.Dataset, *others: xr.Datase
         for iy, ny in enumerate(yc):
             row: dict[str, list[Any]] = {n: [] for n in names}
             for ix, nx in enumerate(xc):
-                if it == iy == ix == 0:
-                    for n in names:
-                        row[n].append(darr.from_array(probe[n].values, chunks=-1))
-                    continue
                 args = [part(ds, iy, ix, it), *(part(o, iy, ix, it) for o in others)]
                 key = f"vegcube-{fn.__name__}-{run}-{it}-{iy}-{ix}"
                 out = dask.delayed(task, pure=False)(*args, dask_key_name=key)

@@ -507,7 +507,7 @@ def _spread(days: Sequence[float]) -> dict[str, Any]:
 
 
 #: first wait (s) between attempts at a static catalog's file over HTTP; doubles each time
-STATIC_BACKOFF_S = 0.5
+STATIC_BACKOFF_S = 0.1
 
 
 class RetryingStacIO(pystac.stac_io.DefaultStacIO):

@@ -18,7 +18,7 @@ import rasterio.errors
 import xarray as xr
 from odc.geo.geobox import GeoBox
 from odc.loader._rio import RioDriver, RioReader
-from odc.stac import ParsedItem, parse_item
+from odc.stac import ParsedItem
 from odc.stac import load as stac_load
 from odc.stac._mdtools import StacAuxReader
 
@@ -154,8 +154,11 @@ def _load_one(
     items = _unify(items, keys, sensor)
     lon = grid.geographic_extent.centroid.coords[0][0]
 
+    seen: dict[int, dt.date] = {}  # odc-stac's grouping, item by item (no second parse)
+
     def solar_day(item: pystac.Item, parsed: ParsedItem, idx: int) -> dt.date:
-        return parsed.solar_date_at(lon).date()
+        day = seen[idx] = parsed.solar_date_at(lon).date()
+        return day
 
     qa = {keys[b] for b in bands if b in sensor.QA_BANDS}
     storage = {keys[b]: sensor.storage(b) for b in bands}
@@ -167,6 +170,9 @@ def _load_one(
         chunks=None if chunk is None else {"time": 1, "y": chunk, "x": chunk},
         resampling={k: "nearest" if k in qa else _resampling(items[0], k, grid) for k in storage},
         fail_on_error=True,
+        # read now (a fat task) from a server: its files in parallel, so that latency and
+        # retry waits overlap instead of adding up (local files: threads only add overhead)
+        pool=READ_THREADS if chunk is None and _remote(items[0], keys.values()) else None,
         stac_cfg={"*": {"assets": storage}},
         driver=_NamedDriver(aux_reader=StacAuxReader()),
     )
@@ -174,8 +180,8 @@ def _load_one(
 
     # one (scale, offset) per time step: the items fused into a solar day share a rule
     days: dict[dt.date, list[pystac.Item]] = {}
-    for item in items:
-        days.setdefault(solar_day(item, parse_item(item), 0), []).append(item)
+    for idx, item in enumerate(items):
+        days.setdefault(seen[idx], []).append(item)
     firsts = [days[d][0] for d in sorted(days)]
     if len(firsts) != ds.sizes["time"]:  # pragma: no cover - guards an odc-stac change
         raise DataError("internal: solar-day groups do not match the loaded time steps")
@@ -240,6 +246,12 @@ class _NamedReader(RioReader):
         raise AssertionError("unreachable")  # pragma: no cover
 
 
+def _remote(item: pystac.Item, keys: Any) -> bool:
+    """Whether the item's assets `keys` are read over the network."""
+    hrefs = [item.assets[k].get_absolute_href() or "" for k in keys if k in item.assets]
+    return any("://" in h and not h.startswith("file://") for h in hrefs)
+
+
 def _vsi(uri: str) -> str:
     """GDAL's virtual path of an href (``/vsicurl/https://…``, ``/vsis3/bucket/key``)."""
     if uri.startswith("s3://"):
@@ -247,9 +259,12 @@ def _vsi(uri: str) -> str:
     return uri if uri.startswith("/vsi") else "/vsicurl/" + uri
 
 
-#: attempts at a remote read that fails (truncated body, reset), and the first wait (s)
+#: attempts at a remote read that fails (truncated body, reset), and the first wait (s),
+#: doubled at each attempt (0.1 s: the AWS SDKs' base delay)
 READ_ATTEMPTS = 4
-READ_BACKOFF_S = 0.5
+READ_BACKOFF_S = 0.1
+#: files a task reads at once when it reads its scenes now (`load(..., chunk=None)`)
+READ_THREADS = 8
 
 
 _DENIED = re.compile(r"access ?denied|forbidden|unauthori[sz]ed|(response|error) code:? ?40[13]\b")

@@ -85,14 +85,15 @@ def gdal_http_options() -> dict[str, str]:
     """GDAL config options that make ``/vsicurl/`` reads retry transient HTTP failures.
 
     GDAL ≥ 3.10 retries the listed codes (and connection resets) with exponential backoff
-    from ``GDAL_HTTP_RETRY_DELAY`` (it does not read ``Retry-After``); a stalled transfer
+    from ``GDAL_HTTP_RETRY_DELAY`` (it does not read ``Retry-After``): 0.1 s, the base delay
+    of the AWS SDKs, about doubling each time (10 retries span minutes); a stalled transfer
     (< 1 byte/s for 60 s) fails instead of hanging. A truncated body is not retried by GDAL:
     the read fails with an error, never with wrong pixels. Options already set in the
     environment win (also over odc-stac's cloud defaults), so users and tests can tune them.
     """
     opts = {
         "GDAL_HTTP_MAX_RETRY": "10",
-        "GDAL_HTTP_RETRY_DELAY": "0.5",
+        "GDAL_HTTP_RETRY_DELAY": "0.1",
         "GDAL_HTTP_RETRY_CODES": "429,500,502,503,504",
         "GDAL_HTTP_CONNECTTIMEOUT": "30",
         "GDAL_HTTP_LOW_SPEED_LIMIT": "1",
@@ -203,7 +204,7 @@ def download(
     refused credential; `DataError` (exit 1) when files cannot be fetched or verified, or are
     still staging after `max_wait` — a rerun resumes where this one stopped.
     """
-    from .runner import plan
+    from .planning import plan
 
     if workers < 1:
         raise RecipeError(f"workers: must be ≥ 1, got {workers}")

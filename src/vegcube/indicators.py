@@ -76,7 +76,10 @@ def compute(
     poy = xr.DataArray(np.asarray(comp["period_of_year"].values), dims="time")
     out = xr.Dataset(coords={k: v for k, v in comp.coords.items() if k != "spatial_ref"})
     # each period's reference, looked up once for all variables
-    r = ref.sel(period_of_year=poy).drop_vars("period_of_year")
+    if np.array_equal(ref["period_of_year"].values, poy.values):  # a block of one year: no copy
+        r = ref.drop_vars("period_of_year").rename({"period_of_year": "time"})
+    else:
+        r = ref.sel(period_of_year=poy).drop_vars("period_of_year")
     heat = None
     if {"tci", "vhi"} & set(indicators):
         if lst is None or lst not in comp:

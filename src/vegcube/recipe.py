@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import typing
 from pathlib import Path
 from typing import Any, Literal
 
@@ -50,7 +51,50 @@ FORMATS = ("zarr", "cog", "netcdf")
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # numbers are finite: `.inf`/`.nan` (YAML) and `inf`/`nan` (TOML) are refused by name
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_boolean_numbers(cls, v: Any, info: ValidationInfo) -> Any:
+        """`true`/`false` where a number goes is refused (pydantic would read it as 1 or 0:
+        `resolution: true` would silently mean 1 metre)."""
+        name = info.field_name
+        if name is None or not _numeric(cls.model_fields[name].annotation):
+            return v
+        items = v if isinstance(v, (list, tuple)) else [v]
+        for i, x in enumerate(items):
+            if isinstance(x, bool):
+                at = f"item {i}: " if isinstance(v, (list, tuple)) else ""
+                raise ValueError(f"{at}a number, not {str(x).lower()}")
+        return v
+
+
+def _numeric(annotation: Any) -> bool:
+    """True if `annotation` is a number, or an optional or a list or tuple of numbers."""
+    if annotation in (int, float):
+        return True
+    args = [a for a in typing.get_args(annotation) if a is not type(None) and a is not Ellipsis]
+    return bool(args) and all(_numeric(a) for a in args)
+
+
+#: the dates a recipe may name: no archive vegcube reads has scenes before Landsat 1 (1972)
+_EARLIEST = dt.date(1972, 1, 1)
+
+
+def _check_date(v: dt.date) -> dt.date:
+    latest = dt.date(dt.date.today().year + 1, 12, 31)
+    if v < _EARLIEST:
+        raise ValueError(
+            f"{v} is before {_EARLIEST}: no archive vegcube reads has scenes that early "
+            "(Landsat 1, 1972, is the first); give a date from 1972 on"
+        )
+    if v > latest:
+        raise ValueError(
+            f"{v} is after {latest} (the end of next year): give a date up to then; a routine "
+            "service moves time.end forward with each update"
+        )
+    return v
 
 
 def _check_order(start: dt.date, end: dt.date) -> None:
@@ -99,6 +143,8 @@ class TimeSpec(_Section):
 
     start: dt.date = Field(description="first day (YYYY-MM-DD)", examples=["2019-01-01"])
     end: dt.date = Field(description="last day (YYYY-MM-DD), inclusive", examples=["2024-12-31"])
+
+    _in_range = field_validator("start", "end")(_check_date)
 
     @model_validator(mode="after")
     def _ordered(self) -> TimeSpec:
@@ -248,7 +294,10 @@ class MaskSpec(_Section):
         "internal_cloud, snow, adjacent_cloud, internal_snow",
     )
     dilate_m: float = Field(
-        0, ge=0, description="grow masked clouds/shadows (not fill, snow, …) by this many metres"
+        0,
+        ge=0,
+        le=10_000,
+        description="grow masked clouds/shadows (not fill, snow, …) by this many metres",
     )
     cloud_probability: CloudProbabilitySpec | None = Field(
         None,
@@ -284,27 +333,35 @@ class MaskSpec(_Section):
 class CompositeSpec(_Section):
     """Temporal compositing."""
 
+    # the reducer's own parameters (window_days, sensor_weights, …) sit beside `reducer`
+    model_config = ConfigDict(extra="allow", frozen=True, allow_inf_nan=False)
+
     period: Literal["dekad", "month"] = Field("dekad", description="dekad (10 days) or month")
     reducer: Literal["median", "mean", "max", "min", "weighted", "bap"] = Field(
         "median",
         description="median, mean, max, min; weighted (WASP-like synthesis), bap (best pixel)",
-    )
-    window_days: float = Field(
-        46,
-        gt=0,
-        description="weighted/bap: window centred on each period, in days",
-        json_schema_extra={"template": "commented"},  # a parameter of some reducers only
-    )
-    sensor_weights: dict[str, float] | None = Field(
-        None,
-        description="weighted/bap: weight per platform (e.g. sentinel-2b: 1.0); 1 if unlisted",
-        json_schema_extra={"template": "commented"},
     )
     monthly: bool = Field(
         False,
         description="dekad only: also write OUT/monthly/ (months from the dekads: composites, "
         "reference, indicators)",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _stored_defaults(cls, data: Any) -> Any:
+        """Recipes stored by earlier versions hold `window_days: 46` and `sensor_weights:
+        null` whatever the reducer: those defaults are dropped where the reducer takes none."""
+        if not isinstance(data, dict):
+            return data
+        from . import composite
+
+        reducer = data.get("reducer", "median")
+        taken = composite.REDUCERS[reducer].parameters() if reducer in composite.REDUCERS else {}
+        legacy = {"window_days": 46, "sensor_weights": None}
+        return {
+            k: v for k, v in data.items() if not (k in legacy and k not in taken and v == legacy[k])
+        }
 
     @model_validator(mode="after")
     def _monthly_from_dekads(self) -> CompositeSpec:
@@ -314,23 +371,19 @@ class CompositeSpec(_Section):
 
     @model_validator(mode="after")
     def _parameters_of_the_reducer(self) -> CompositeSpec:
-        """A synthesis parameter given to a reducer that does not read it is an error, never
-        silently ignored."""
-        if self.reducer in ("weighted", "bap"):
-            return self
-        # (a value equal to the default is what a stored recipe, dumped whole, holds)
-        fields = type(self).model_fields
-        given = sorted(
-            k
-            for k in ("window_days", "sensor_weights")
-            if k in self.model_fields_set and getattr(self, k) != fields[k].default
-        )
-        if given:
-            raise ValueError(
-                f"{', '.join(given)}: not a parameter of reducer {self.reducer!r} (only of "
-                "weighted and bap); remove it or choose one of those reducers"
-            )
+        """A parameter the reducer does not take, or a value out of its range, is an error
+        naming it, never silently ignored."""
+        from . import composite
+
+        composite.get(self.reducer).validate(self.model_extra or {})
         return self
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The reducer's parameters given in the recipe, validated."""
+        from . import composite
+
+        return composite.get(self.reducer).validate(self.model_extra or {})
 
 
 class GapfillSpec(_Section):
@@ -353,12 +406,44 @@ class GapfillSpec(_Section):
                 f"{', '.join(unknown)}: not a parameter of method {self.method!r}; "
                 f"accepted: {', '.join(sorted(accepted)) or 'none'}"
             )
+        defaults = parameters(self.method)
+        for name, value in (self.model_extra or {}).items():
+            wanted = _kind_of(defaults[name], name)
+            if not _is_kind(value, wanted):
+                raise ValueError(f"{name}: {value!r} is not {wanted} (default {defaults[name]!r})")
         return self
 
     @property
     def params(self) -> dict[str, Any]:
         """The method's parameters given in the recipe."""
         return dict(self.model_extra or {})
+
+
+def _kind_of(default: Any, name: str) -> str:
+    """What a gap-filling parameter takes, from its default (None: a number or null)."""
+    if isinstance(default, bool):
+        return "true or false"
+    if isinstance(default, str):
+        return "a text"
+    if isinstance(default, tuple):
+        return "a list of whole numbers"
+    return "a finite number" + (" or null" if default is None else "")
+
+
+def _is_kind(value: Any, kind: str) -> bool:
+    import math
+
+    if kind == "true or false":
+        return isinstance(value, bool)
+    if kind == "a text":
+        return isinstance(value, str)
+    if kind == "a list of whole numbers":
+        return isinstance(value, (list, tuple)) and all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value
+        )
+    if value is None:
+        return kind.endswith("or null")
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 class RegionsSpec(_Section):
@@ -380,6 +465,8 @@ class ReferenceSpec(_Section):
         description="last day of the reference, inclusive", examples=["2022-12-31"]
     )
     min_years: int = Field(3, ge=1, description="fewer reference years than this gives NaN")
+
+    _in_range = field_validator("start", "end")(_check_date)
 
     @model_validator(mode="after")
     def _ordered(self) -> ReferenceSpec:
@@ -559,6 +646,20 @@ class _YamlLoader(yaml.SafeLoader):
             )
         return super().compose_node(parent, index)
 
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        """A key given twice is an error (PyYAML keeps the last one silently)."""
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if isinstance(key, (str, int, float, bool)) and key in seen:
+                raise yaml.YAMLError(
+                    f"key {key!r} is given twice (lines {seen[key]} and {line}); keep one"
+                )
+            if isinstance(key, (str, int, float, bool)):
+                seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
 
 _YamlLoader.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in rules if tag != "tag:yaml.org,2002:timestamp"]
@@ -579,7 +680,9 @@ def _read(path: Path) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise RecipeError(f"recipe file {path} is not UTF-8 text ({exc})") from None
     except (yaml.YAMLError, tomllib.TOMLDecodeError, ValueError) as exc:
-        raise RecipeError(f"recipe file {path} is not valid {kind}: {exc}") from None
+        raise RecipeError(
+            f"recipe file {path} is not valid {kind}: {_at_line(exc, path)}"
+        ) from None
     if data is None:
         raise RecipeError(f"recipe file {path} is empty; `vegcube recipe init` writes a template")
     if not isinstance(data, dict):
@@ -588,6 +691,20 @@ def _read(path: Path) -> dict[str, Any]:
             f"got a {type(data).__name__}"
         )
     return data
+
+
+def _at_line(exc: Exception, path: Path) -> str:
+    """A TOML error with the text of its line (tomllib names the line, not the key)."""
+    import re
+
+    found = re.search(r"at line (\d+)", str(exc))
+    if not isinstance(exc, tomllib.TOMLDecodeError) or found is None:
+        return str(exc)
+    try:
+        line = path.read_text(encoding="utf-8").splitlines()[int(found.group(1)) - 1]
+    except (OSError, IndexError, ValueError):
+        return str(exc)
+    return f"{exc}: `{line.strip()}`"
 
 
 def _format(exc: ValidationError) -> list[str]:
@@ -601,6 +718,8 @@ def _format(exc: ValidationError) -> list[str]:
             msg = "unknown key (check the spelling; `vegcube recipe init` lists every key)"
         elif err["type"] == "missing":
             msg = "required key is missing"
+        elif err["type"].startswith("date_"):
+            msg += f"; write a date: YYYY-MM-DD (got {err['input']!r})"
         lines.append(f"{field}: {msg}")
     return lines
 
@@ -680,6 +799,8 @@ def template() -> str:
                 mark = off or ("# " if optional else "")
                 lines.append(f"{mark}{indent}{name}:  # {doc}")
                 walk(sub, indent + "  ", mark)
+                if sub is CompositeSpec:
+                    lines.extend(_reducer_parameters(indent + "  "))
                 continue
             value = field.examples[0] if field.examples else field.default
             note = " (required)" if field.is_required() else ""
@@ -690,6 +811,21 @@ def template() -> str:
 
     walk(Recipe, "")
     return "\n".join(lines) + "\n"
+
+
+def _reducer_parameters(indent: str) -> list[str]:
+    """Each reducer parameter, commented out, with the reducers that take it."""
+    from . import composite
+
+    by_name: dict[str, tuple[Any, list[str]]] = {}
+    for r in composite.REDUCERS.values():
+        for name, default in r.parameters().items():
+            by_name.setdefault(name, (default, []))[1].append(r.name)
+    return [
+        f"# {indent}{name}: {_yaml_value(default)}  # {', '.join(names)}: "
+        f"{composite.PARAMETERS.get(name, 'see the reducer')}"
+        for name, (default, names) in by_name.items()
+    ]
 
 
 #: optional sections the template shows switched on (the indicators in it need a reference)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -11,9 +13,38 @@ import xarray as xr
 
 from .composite import PERIODS_PER_YEAR
 
-__all__ = ["STATS", "compute"]
+__all__ = ["STATS", "compute", "statistics"]
 
 STATS = ("mean", "std", "min", "max", "count")
+#: a reference task's working memory (bytes): years × periods of year × tile in float64
+BUDGET = 256 * 2**20
+
+
+def statistics(stack: np.ndarray) -> dict[str, np.ndarray]:
+    """Mean, sample std (ddof=1), min, max (float32) and count (int16) over axis 0 of
+    `stack`, ignoring NaN; NaN where no value (std: where fewer than two)."""
+    v = np.asarray(stack)
+    if v.dtype.kind != "f":
+        v = v.astype("float64")
+    ok = ~np.isnan(v)
+    count = ok.sum(axis=0)
+    # sums in float64: a float32 std of near-constant series loses digits z-scores need
+    with np.errstate(invalid="ignore", divide="ignore"):  # no value: NaN is the answer
+        mean = np.where(ok, v, 0).sum(axis=0, dtype="float64") / count
+        dev = v.astype("float64")
+        dev -= mean
+        dev[~ok] = 0.0
+        dev *= dev
+        std = np.sqrt(dev.sum(axis=0) / (count - 1))
+    std[count < 2] = np.nan
+    lo, hi = np.fmin.reduce(v, axis=0), np.fmax.reduce(v, axis=0)  # NaN only where no value
+    return {
+        "mean": mean.astype("float32"),
+        "std": std.astype("float32"),
+        "min": lo.astype("float32"),
+        "max": hi.astype("float32"),
+        "count": count.astype("int16"),
+    }
 
 
 def compute(
@@ -27,7 +58,9 @@ def compute(
 
     Output dims (period_of_year, y, x) with `<var>_mean`, `_std` (sample, ddof=1), `_min`,
     `_max` and `_count` (number of years with a value). Every period of the year is present,
-    NaN (count 0) where the reference has none.
+    NaN (count 0) where the reference has none. A dask-backed `comp` gives a lazy result of
+    one task per spatial chunk × group of periods of the year (numpy inside; no more periods
+    than `comp` has per chunk, memory bounded by `BUDGET`); numpy-backed, it is computed now.
     """
     names = (
         list(variables)
@@ -39,42 +72,106 @@ def compute(
     if not inside.any():
         raise ValueError(f"reference {start}..{end}: no period of the data lies inside it")
     period = comp.attrs.get("period", "dekad")
-    poy = np.asarray(comp["period_of_year"].values)[inside]
-    where = np.flatnonzero(inside)
-    # float64 statistics: a float32 std of near-constant series loses digits z-scores need
-    data = (
-        comp[names]
-        .drop_vars([c for c in comp.coords if c not in comp.dims and c != "spatial_ref"])
-        .astype("float64")
-    )
+    poy = np.asarray(comp["period_of_year"].values)
     every = np.arange(1, PERIODS_PER_YEAR.get(period, 36) + 1, dtype="int16")
-    # one small reduction per period of year over its own time steps: each output chunk
-    # reads only the few chunks (years) it needs, so memory stays bounded by a plane × years
-    per_poy = []
-    for p in every:
-        sub = data.isel(time=where[poy == p])
-        if sub.sizes["time"] == 0:
-            sub = data.isel(time=[0]).where(False)
-        per_poy.append(
-            xr.Dataset(
-                {
-                    **{f"{n}_mean": sub[n].mean("time") for n in names},
-                    **{f"{n}_std": sub[n].std("time", ddof=1) for n in names},
-                    **{f"{n}_min": sub[n].min("time") for n in names},
-                    **{f"{n}_max": sub[n].max("time") for n in names},
-                    **{f"{n}_count": sub[n].count("time") for n in names},
-                }
+    # the time steps of each period of the year inside the reference
+    members = [np.flatnonzero(inside & (poy == p)) for p in every]
+    data = comp[names]
+    if any(data[n].chunks for n in names):
+        arrays = _blockwise(data, names, members)
+    else:
+        arrays = _eager(data, names, members)
+    out = xr.Dataset(
+        {
+            f"{n}_{s}": (
+                ("period_of_year", "y", "x"),
+                arrays[n][s],
+                {"long_name": f"reference {s} of {n} per {period} of year"},
             )
-        )
-    out = xr.concat(per_poy, dim=pd.Index(every, name="period_of_year"))
-    for name in names:
-        for stat in STATS:
-            key = f"{name}_{stat}"
-            out[key] = out[key].astype("int16" if stat == "count" else "float32")
-            out[key].attrs = {"long_name": f"reference {stat} of {name} per {period} of year"}
+            for n in names
+            for s in STATS
+        },
+        coords={"period_of_year": every, "y": comp["y"], "x": comp["x"]},
+    )
+    if "spatial_ref" in comp.coords:
+        out = out.assign_coords(spatial_ref=comp.spatial_ref)
     out.attrs = {
         "period": period,
         "reference_start": str(pd.Timestamp(start).date()),
         "reference_end": str(pd.Timestamp(end).date()),
     }
     return out
+
+
+def _years_first(values: np.ndarray, members: list[np.ndarray]) -> np.ndarray:
+    """(years, periods of year, y, x): the time steps `members[k]` of `values` (time, y, x)
+    for each period of the year k, NaN-padded to the longest."""
+    years = max(1, max(len(m) for m in members))
+    dtype = values.dtype if values.dtype.kind == "f" else np.dtype("float64")
+    out = np.full((years, len(members), *values.shape[1:]), np.nan, dtype=dtype)
+    for k, idx in enumerate(members):
+        out[: len(idx), k] = values[idx]
+    return out
+
+
+def _eager(
+    data: xr.Dataset, names: list[str], members: list[np.ndarray]
+) -> dict[str, dict[str, np.ndarray]]:
+    return {n: statistics(_years_first(np.asarray(data[n].values), members)) for n in names}
+
+
+def _blockwise(
+    data: xr.Dataset, names: list[str], members: list[np.ndarray]
+) -> dict[str, dict[str, Any]]:
+    """One task per spatial chunk × group of periods of the year: each reads the reference
+    years of its periods (its only inputs) and computes their statistics in numpy."""
+    import dask
+    import dask.array as darr
+
+    data = data.unify_chunks()
+    ychunks, xchunks = data.chunks["y"], data.chunks["x"]
+    years = max(1, max(len(m) for m in members))
+    side = max(ychunks) * max(xchunks)
+    # the float64 stack and three temporaries of its size, for each variable
+    group = max(1, int(BUDGET // (years * side * 8 * 4 * len(names))))
+    # no more periods of the year than the input holds per chunk: the result's chunks then
+    # match the periods a block of the series needs (indicators read no more than that)
+    group = min(group, max(data.chunks["time"]))
+    groups = [range(i, min(len(members), i + group)) for i in range(0, len(members), group)]
+    yedges, xedges = np.cumsum((0, *ychunks)), np.cumsum((0, *xchunks))
+    run = uuid.uuid4().hex
+
+    def task(piece: xr.Dataset, sizes: list[int]) -> dict[str, dict[str, np.ndarray]]:
+        bounds = np.cumsum((0, *sizes))
+        local = [np.arange(bounds[k], bounds[k + 1]) for k in range(len(sizes))]
+        return {n: statistics(_years_first(np.asarray(piece[n].values), local)) for n in names}
+
+    dtypes = {s: np.dtype("int16" if s == "count" else "float32") for s in STATS}
+    parts: dict[str, dict[str, list[list[list[Any]]]]] = {n: {s: [] for s in STATS} for n in names}
+    for gi, grp in enumerate(groups):
+        idx = np.concatenate([members[p] for p in grp]).astype(int)
+        sizes = [len(members[p]) for p in grp]
+        per_group: dict[str, dict[str, list[list[Any]]]] = {
+            n: {s: [] for s in STATS} for n in names
+        }
+        for iy in range(len(ychunks)):
+            per_row: dict[str, dict[str, list[Any]]] = {n: {s: [] for s in STATS} for n in names}
+            for ix in range(len(xchunks)):
+                piece = data.isel(
+                    time=idx,
+                    y=slice(yedges[iy], yedges[iy + 1]),
+                    x=slice(xedges[ix], xedges[ix + 1]),
+                )
+                key = f"vegcube-reference-{run}-{gi}-{iy}-{ix}"
+                res = dask.delayed(task, pure=False)(piece, sizes, dask_key_name=key)
+                shape = (len(grp), ychunks[iy], xchunks[ix])
+                for n in names:
+                    for s in STATS:
+                        per_row[n][s].append(darr.from_delayed(res[n][s], shape, dtype=dtypes[s]))
+            for n in names:
+                for s in STATS:
+                    per_group[n][s].append(per_row[n][s])
+        for n in names:
+            for s in STATS:
+                parts[n][s].append(per_group[n][s])
+    return {n: {s: darr.block(parts[n][s]) for s in STATS} for n in names}

@@ -20,18 +20,11 @@ from typing import Any
 import pandas as pd
 import xarray as xr
 
-from . import composite, export
+from . import chain, composite, export, journal
 from .errors import RecipeError
+from .journal import RunResult
+from .planning import plan, storage_options
 from .recipe import Recipe, load_recipe
-from .runner import (
-    RunResult,
-    _chain,
-    _recording,
-    _say_conflicts,
-    _scheduler,
-    plan,
-    storage_options,
-)
 from .state import State, fingerprint
 
 __all__ = ["update"]
@@ -64,7 +57,7 @@ def update(
     comp = xr.open_zarr(out / "composites.zarr")
     first = _first_open(comp, meta)
     spec = rc.composite
-    pad = dt.timedelta(days=spec.window_days / 2 if spec.reducer in ("weighted", "bap") else 0)
+    pad = dt.timedelta(days=composite.get(spec.reducer).reach_days(spec.params))
     start = max(rc.time.start, (first - pad).date())
     result = RunResult(out)
     if first.date() > rc.time.end:
@@ -72,9 +65,9 @@ def update(
         if rebuild_reference:
             say("nothing new to append: to rebuild the reference alone, run `vegcube run`")
         return result
-    window = rc.model_copy(update={"time": rc.time.model_copy(update={"start": start})})
-    p = plan(window.model_copy(update={"reference": None}))  # no reference check on new data
-    p = dataclasses.replace(p, recipe=window)
+    span = rc.model_copy(update={"time": rc.time.model_copy(update={"start": start})})
+    p = plan(span.model_copy(update={"reference": None}))  # no reference check on new data
+    p = dataclasses.replace(p, recipe=span)
     known = set(meta.get("items", []))
     new = [it.id for it in p.items if it.id not in known]
     last = pd.Timestamp(comp.time.values[-1])
@@ -83,6 +76,7 @@ def update(
         say("up to date: no new scenes")
         return result
     say(f"update from {first.date()}: {len(p.items)} scenes, {len(new)} new")
+    interrupted = meta.get("update_from") is not None
     meta.update(
         recipe=rc.model_dump(mode="json"),
         status="updating",
@@ -102,20 +96,25 @@ def update(
     }
     meta["items"] = sorted(known | {it.id for it in p.items})
     meta["updates"] = [*meta.get("updates", []), record]
-    meta.pop("update_from")
-    # the stores now hold what a run of the new recipe would write: the state says so
-    state = State(out / "state.sqlite", fingerprint=fingerprint(meta["recipe"], meta["items"]))
-    with _recording(meta, result, state=state, log=say, kind="update") as say:
+    # the update's units of work: an interrupted update resumes them, a new one starts afresh
+    key = meta.get("update_key") if interrupted else None
+    meta["update_key"] = key or f"update {record['started']} from {first.date()}"
+    whole = fingerprint(meta["recipe"], meta["items"])
+    state = State(out / "state.sqlite", fingerprint=f"{whole} {meta['update_key']}")
+    with journal.record(meta, result, state=state, log=say, kind="update") as say:
         state.seen(p.items, by_update=True)
-        _say_conflicts(p, say)
+        journal.say_conflicts(p, say)
         storage = storage_options(p)
-        with _scheduler(rc.dask.scheduler, catalog_name=rc.source.catalog, storage=storage):
-            _chain(p, result, say, tail=first, rebuild_reference=rebuild_reference)
-        for name, path in result.outputs.items():
-            if path.suffix == ".zarr" and path.parent == out:
-                state.set(name, "all", "done")
+        window = chain.Window(since=first, rebuild_reference=rebuild_reference)
+        with chain.environment(rc.dask.scheduler, catalog_name=rc.source.catalog, storage=storage):
+            chain.execute(p, result, say, window=window, state=state)
         result.timings["total"] = round(time.perf_counter() - t0, 3)
         record["timings_s"] = dict(result.timings)
+        # the stores now hold what a run of the new recipe would write: the state says so
+        state.rekey(whole)
+        # kept until the update is done: a failed one (run.json "failed") is redone from there
+        meta.pop("update_from")
+        meta.pop("update_key")
     return result
 
 

@@ -12,12 +12,13 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Stage", "State", "fingerprint", "latency", "status", "summary"]
+__all__ = ["Stage", "State", "fingerprint", "kept", "latency", "status", "summary"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -61,6 +62,12 @@ class State:
 
     def close(self) -> None:
         self._db.close()
+
+    def rekey(self, fingerprint: str) -> None:
+        """Say that the units done compute what `fingerprint` describes (an update that
+        finished: its stores hold what a run of the new recipe writes)."""
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?)", (fingerprint,))
+        self.resumed = True
 
     def seen(self, items: list[Any], *, by_update: bool) -> int:
         """Record when each item was first seen (kept across runs); returns how many are new.
@@ -244,3 +251,112 @@ def status(out: str | os.PathLike[str]) -> dict[str, Any]:
         "latency": latency(db) if db.is_file() else {},
         "log": str(logs[-1]) if logs else None,
     }
+
+
+def kept(out: str | os.PathLike[str], *, since: dt.datetime, pid: int | None = None) -> str:
+    """What a run (or update) that failed left in `out`, in a sentence or two for its error
+    message: the units of work done and kept, those not written, and what a rerun does.
+
+    `since` is when the failing command started and `pid` its process (default: this one):
+    a `run.json` older than that, or of another process, is an earlier run's — the failure
+    came before this run wrote anything. Reads `run.json` and the journal read-only; raises
+    (OSError, ValueError, sqlite3.Error, …) when they cannot be read, for the caller to fall
+    back to a generic text.
+    """
+    out = Path(out)
+    again = "Fix the cause and run the same command again"
+    meta_path = out / "run.json"
+    if not meta_path.is_file():
+        return f"Nothing was written to {out} yet. {again}."
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    updates = meta.get("updates") or []
+    started = updates[-1].get("started") if updates else meta.get("started")
+    ours = (
+        meta.get("pid") == (os.getpid() if pid is None else pid)
+        and meta.get("status") == "failed"
+        and started is not None
+        and dt.datetime.fromisoformat(started) >= since.replace(microsecond=0)
+    )
+    if not ours:
+        return f"This run wrote nothing to {out} (what it held is untouched). {again}."
+    if updates:  # an update writes its window into the stores in place: redone from its start
+        first = updates[-1].get("from")
+        return (
+            f"Kept in {out}: the outputs before {first} as the last run left them; the "
+            f"periods from {first} on may be partly rewritten; run.json records the failure. "
+            f"{again}: the update is redone from {first}."
+        )
+    done, partial = _kept_units(out)
+    planned = _planned(meta.get("recipe") or {})
+    listed = [*done, *(name for name, _ in partial)]
+    missing = [name for name in planned if name not in listed]
+    if not done and not partial:
+        return f"This run wrote no output to {out} yet; run.json records the failure. {again}."
+    parts = [*done, *(f"{name} ({what})" for name, what in partial)]
+    text = f"Kept in {out}: {', '.join(parts)}"
+    if missing:
+        text += f"; not written yet: {', '.join(missing)}"
+    return f"{text}. run.json records the failure. {again}: it resumes from what is kept."
+
+
+def _kept_units(out: Path) -> tuple[list[str], list[tuple[str, str]]]:
+    """Stages of the journal done whole, and those with some blocks of time steps done
+    (with "k of n blocks, first..last period")."""
+    db = sqlite3.connect(f"file:{out / 'state.sqlite'}?mode=ro", uri=True)
+    try:
+        rows = db.execute("SELECT stage, unit, status FROM units ORDER BY rowid").fetchall()
+    finally:
+        db.close()
+    stages: dict[str, dict[str, str]] = {}
+    for stage, unit, status in rows:
+        stages.setdefault(stage, {})[unit] = status
+    done, partial = [], []
+    for stage, units in stages.items():
+        if units.get("all") == "done":
+            done.append(stage)
+            continue
+        blocks = {u: s for u, s in units.items() if _BLOCK.fullmatch(u)}
+        finished = [u for u, s in blocks.items() if s == "done"]
+        if finished:
+            spans = [tuple(map(int, _BLOCK.fullmatch(u).groups())) for u in finished]  # type: ignore[union-attr]
+            partial.append(
+                (stage, f"{len(finished)} of {len(blocks)} blocks{_periods(out, stage, spans)}")
+            )
+    return done, partial
+
+
+_BLOCK = re.compile(r"time (\d+)-(\d+)")
+
+
+def _periods(out: Path, stage: str, spans: list[tuple[int, ...]]) -> str:
+    """ ", 2019-01-01..2020-12-21": the periods of the blocks `spans` (start, stop) of the
+    stage's unfinished store, as their first and last time step; "" if it cannot be read."""
+    try:
+        import xarray as xr
+
+        with xr.open_zarr(out / f".{stage}.zarr.partial", consolidated=True) as ds:
+            times = ds["time"].values
+        steps = sorted(i for a, b in spans for i in range(a, min(b, len(times))))
+        first, last = (str(times[i])[:10] for i in (steps[0], steps[-1]))
+    except Exception:  # the count alone is still true
+        return ""
+    return f", {first}..{last}"
+
+
+def _planned(recipe: dict[str, Any]) -> list[str]:
+    """The units of work (stages) a run of `recipe` writes, in order (as `chain.STAGES`)."""
+    output = recipe.get("output") or {}
+    formats = output.get("formats") or []
+    names = ["composites"]
+    if recipe.get("gapfill"):
+        names.append("gapfilled")
+    if recipe.get("reference"):
+        names.append("reference")
+        if recipe.get("indicators"):
+            names.append("indicators")
+    names += [f for f in ("netcdf", "cog") if f in formats]
+    if recipe.get("regions"):
+        names.append("zonal")
+    if output.get("report") and recipe.get("reference"):
+        names.append("report")
+    return names

@@ -54,17 +54,26 @@ class Regions:
         return len(self.ids)
 
 
-def read_regions(path: str | Path, *, id: str = "name", layer: str | int | None = None) -> Regions:
-    """Read polygons and their `id` attribute from any vector file pyogrio reads."""
-    from pyogrio.raw import read
+def read_regions(
+    path: str | Path,
+    *,
+    id: str = "name",
+    layer: str | int | None = None,
+    aoi: Any = None,
+) -> Regions:
+    """Read polygons and their `id` attribute from any vector file pyogrio reads.
+
+    With `aoi` (an odc-geo `Geometry`), regions none of which intersects it are refused:
+    the per-region series would all be empty (a file of another area).
+    """
+    from .aoi import read_vector
 
     path = Path(path)
     if not path.exists():
         raise RecipeError(f"regions.path: file {path} does not exist")
-    try:
-        meta, _, wkb, fields = read(path, layer=layer, read_geometry=True)
-    except Exception as exc:  # pyogrio raises several DataSourceError flavours
-        raise RecipeError(f"regions.path: cannot read {path} (layer {layer!r}): {exc}") from exc
+    meta, wkb, fields = read_vector(path, layer, "regions", fields=True)
+    if wkb is None or len(wkb) == 0:
+        raise RecipeError(f"regions.path: {path.name} has no features; give polygons")
     names = [str(f) for f in meta.get("fields", [])]
     if id not in names:
         raise RecipeError(
@@ -98,7 +107,21 @@ def read_regions(path: str | Path, *, id: str = "name", layer: str | int | None 
                 f"regions.path: region {rid!r} of {path.name} is invalid ({reason}); "
                 "fix it, e.g. with make_valid"
             )
-    return Regions(ids, geoms, CRS.from_user_input(meta["crs"]), str(path))
+    regions = Regions(ids, geoms, CRS.from_user_input(meta["crs"]), str(path))
+    if aoi is not None:
+        area = aoi.to_crs(regions.crs.to_wkt()).geom
+        if not any(g.intersects(area) for g in geoms):
+            raise RecipeError(
+                f"regions.path: none of the {len(ids)} regions of {path.name} intersects the "
+                f"AOI (regions' bounds {_bounds(geoms)}, AOI's {_bounds([area])}, in "
+                f"{regions.crs.name}); give the regions of the AOI's area"
+            )
+    return regions
+
+
+def _bounds(geoms: Sequence[shapely.Geometry]) -> str:
+    w, s, e, n = shapely.total_bounds(list(geoms))
+    return f"[{w:.6g}, {s:.6g}, {e:.6g}, {n:.6g}]"
 
 
 def stats(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -53,24 +55,61 @@ def _dask_bar(bar: Any) -> Any:
 
 
 @contextmanager
-def exit_codes() -> Iterator[None]:
-    """Print a vegcube error plainly and exit with its code (2 bad input, 1 run failure)."""
+def exit_codes(
+    *, out: Callable[[], Path | None] | None = None, rerun: str | None = None
+) -> Iterator[None]:
+    """Print a vegcube error plainly and exit with its code (2 bad input, 1 run failure).
+
+    A failure (exit 1) says what is kept: with `out` (the output folder of a run, update or
+    demo, computed when needed), the units of work its journal records as done and what a
+    rerun does (`state.kept`); else `rerun`, or that running the command again is safe.
+    """
+    since = dt.datetime.now(dt.timezone.utc)
     try:
         yield
     except VegcubeError as exc:
         kind = "bad input" if exc.exit_code == 2 else "failed"
-        hint = "" if exc.exit_code == 2 else f"\n{_RESUME}"
+        hint = "" if exc.exit_code == 2 else f"\n{_kept(out, rerun, since)}"
         # messages quote user values ("[west, south, east, north]"): never read them as markup
         console.print(f"[bold red]error ({kind}):[/] {escape(str(exc))}{hint}", soft_wrap=True)
         raise typer.Exit(exc.exit_code) from None
     except Exception as exc:  # a failure during the run: say what, keep the exit code 1
         console.print(
-            f"[bold red]error (failed):[/] {escape(f'{type(exc).__name__}: {exc}')}\n{_RESUME}",
+            f"[bold red]error (failed):[/] {escape(f'{type(exc).__name__}: {exc}')}"
+            f"\n{_kept(out, rerun, since)}",
             soft_wrap=True,
         )
         raise typer.Exit(1) from None
 
 
+def recipe_out(recipe: Path) -> Callable[[], Path | None]:
+    """The output folder of the recipe file `recipe`, read when a failure needs it."""
+
+    def out() -> Path | None:
+        from ..recipe import load_recipe
+
+        return Path(load_recipe(recipe).output.dir)
+
+    return out
+
+
+def _kept(out: Callable[[], Path | None] | None, rerun: str | None, since: dt.datetime) -> str:
+    """What a failure left, as `state.kept` reads it from the output folder; never raises
+    (the generic text when the folder or its journal cannot be read)."""
+    if out is None:
+        return escape(rerun or _AGAIN)
+    try:
+        from ..state import kept
+
+        folder = out()
+        if folder is not None:
+            return escape(kept(folder, since=since))
+    except Exception:  # the journal cannot be read: say what is always true
+        pass
+    return _RESUME
+
+
+_AGAIN = "Fix the cause and run the same command again."
 _RESUME = (
     "Outputs already written are kept; run.json records the failure. "
     "Fix the cause and run the same command again."

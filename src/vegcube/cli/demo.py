@@ -20,7 +20,7 @@ def demo(
     from ..runner import run as run_recipe
     from ..testing.demo import generate_archive
 
-    with exit_codes(), progress(quiet) as say:
+    with exit_codes(out=lambda: out / "result"), progress(quiet) as say:
         say(f"demo archive in {out / 'archive'} …")
         archive = generate_archive(out / "archive")
         recipe = archive.demo_recipe(out / "result")

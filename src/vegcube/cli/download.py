@@ -44,7 +44,7 @@ def download(
     """
     from ..fetch import download as fetch_download
 
-    with exit_codes(), _progress(quiet) as (say, show):
+    with exit_codes(rerun=_RERUN), _progress(quiet) as (say, show):
         mirror = fetch_download(
             recipe,
             to=to,
@@ -64,6 +64,12 @@ def download(
             f"{mirror.retries} retries, {mirror.polls} staging polls"
         )
         console.print(f"  catalog              {mirror.catalog}")
+
+
+_RERUN = (
+    "Files already downloaded are kept: fix the cause and run the same command again; it "
+    "skips complete files and resumes partial ones."
+)
 
 
 @contextmanager

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from ._common import QuietOption, console, exit_codes, progress
+from ._common import QuietOption, console, exit_codes, progress, recipe_out
 
 
 def run(
@@ -16,7 +16,7 @@ def run(
     """Run a recipe: search, cube, masks, indices, composites, reference, indicators, outputs."""
     from ..runner import run as run_recipe
 
-    with exit_codes(), progress(quiet) as say:
+    with exit_codes(out=recipe_out(recipe)), progress(quiet) as say:
         result = run_recipe(recipe, log=say)
     if not quiet:
         console.print(f"[green]done[/] in {result.timings.get('total', 0):.1f} s → {result.out}")

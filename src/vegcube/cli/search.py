@@ -37,7 +37,7 @@ def search(
     import pystac
 
     from ..catalog import latency, monthly_summary
-    from ..runner import plan
+    from ..planning import plan
 
     with exit_codes():
         p = plan(recipe)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from ._common import QuietOption, console, exit_codes, progress
+from ._common import QuietOption, console, exit_codes, progress, recipe_out
 
 
 def update(
@@ -19,7 +19,7 @@ def update(
     """Extend OUT/ to the recipe's time.end: new and provisional periods only (for cron)."""
     from ..routine import update as update_outputs
 
-    with exit_codes(), progress(quiet) as say:
+    with exit_codes(out=recipe_out(recipe)), progress(quiet) as say:
         result = update_outputs(recipe, rebuild_reference=rebuild_reference, log=say)
     if not quiet:
         if not result.outputs:

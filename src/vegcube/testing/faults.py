@@ -2,7 +2,7 @@
 
 `serve_faulty(folder, faults=Faults(...))` serves `folder` with Range support (like
 `serve_folder`) and injects, deterministically from `Faults.seed`, the failures real archives
-show: 500s, dropped connections, truncated bodies, slow answers, 429 with `Retry-After`, 401
+show: 500s, 503s, dropped connections, truncated bodies, slow answers, 429 with `Retry-After`, 401
 without the expected bearer token, and tape staging (202 until a file has been requested and
 `staging_s` seconds or `staging_requests` requests have passed). Every request and every fault
 injected is logged, so tests can check that the faults really happened.
@@ -34,8 +34,9 @@ from .server import serving
 
 __all__ = ["Faults", "FaultyFolder", "Injected", "Request", "serve_faulty"]
 
-#: fault kinds, in the order their rates are stacked
-KINDS = ("error", "drop", "truncate", "slow", "throttle")
+#: fault kinds, in the order their rates are stacked (a new kind goes last: the decisions of
+#: the existing kinds for a given seed stay the same)
+KINDS = ("error", "drop", "truncate", "slow", "throttle", "unavailable")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -50,6 +51,7 @@ class Faults:
     slow_s: float = 0.3
     throttle_rate: float = 0.0  #: answer 429 Too Many Requests with `Retry-After`
     retry_after: str = "1"  #: the `Retry-After` value sent with 429 (seconds or HTTP date)
+    unavailable_rate: float = 0.0  #: answer 503 Service Unavailable (no `Retry-After`)
     staging_s: float | None = None  #: offline files answer 202 until this long after 1st request
     staging_requests: int = 0  #: ... or until this many requests of the file were answered 202
     pattern: str = "*"  #: fnmatch pattern of URL paths that get faults and need the token
@@ -206,6 +208,10 @@ class _FaultyHandler(RangeRequestHandler):
         if kind == "throttle":
             log(429, kind)
             self._answer(429, {"Retry-After": f.retry_after})
+            return None
+        if kind == "unavailable":
+            log(503, kind)
+            self._answer(503)
             return None
         if folder._offline(path):
             log(202, "staging")

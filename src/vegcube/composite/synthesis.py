@@ -21,9 +21,9 @@ import pandas as pd
 import xarray as xr
 from scipy import ndimage
 
-from .composite import Period, periods
+from .periods import Period, periods
 
-__all__ = ["FLAGS", "best_available_pixel", "weighted_synthesis"]
+__all__ = ["FLAGS", "best_available_pixel", "check_bap", "check_weighted", "weighted_synthesis"]
 
 #: `flag` values of `weighted_synthesis` (WASP Level-3A convention)
 FLAGS = {"nodata": 0, "cloud": 1, "snow": 2, "water": 3, "land": 4}
@@ -253,6 +253,55 @@ def _wasp_kernel(cls, dist, *vals, delta, offset, sensor, half, t_min, d_max, c_
     return np.stack([*out, date, flag])
 
 
+def _check_mapping(name: str, mapping: Mapping[str, float] | None) -> None:
+    for k, v in (mapping or {}).items():
+        _check(f"{name}[{k!r}]", float(v), 0.0)
+
+
+def check_weighted(
+    *,
+    window_days: float = 46.0,
+    cloud_distance_max_m: float = 1000.0,
+    cloud_weight_min: float = 0.1,
+    temporal_weight_min: float = 0.5,
+    sensor_weights: Mapping[str, float] | None = None,
+) -> None:
+    """Raise `ValueError` naming the first parameter of `weighted_synthesis` out of range."""
+    _check("window_days", float(window_days), 0.0, open_low=True)
+    _check("cloud_distance_max_m", float(cloud_distance_max_m), 0.0, open_low=True)
+    _check("cloud_weight_min", float(cloud_weight_min), 0.0, 1.0)
+    _check("temporal_weight_min", float(temporal_weight_min), 0.0, 1.0)
+    _check_mapping("sensor_weights", sensor_weights)
+
+
+def check_bap(
+    *,
+    window_days: float = 46.0,
+    target: Literal["centre", "start", "end"] | float = "centre",
+    doy_sigma_days: float = 10.0,
+    cloud_distance_req_m: float = 3000.0,
+    w_doy: float = 1.0,
+    w_cloud: float = 0.4,
+    w_sensor: float = 1.0,
+    sensor_weights: Mapping[str, float] | None = None,
+) -> None:
+    """Raise `ValueError` naming the first parameter of `best_available_pixel` out of range."""
+    _check("window_days", float(window_days), 0.0, open_low=True)
+    _check("doy_sigma_days", float(doy_sigma_days), 0.0, open_low=True)
+    _check("cloud_distance_req_m", float(cloud_distance_req_m), 0.0, open_low=True)
+    for name, value in (("w_doy", w_doy), ("w_cloud", w_cloud), ("w_sensor", w_sensor)):
+        _check(name, float(value), 0.0)
+    if isinstance(target, str):
+        if target not in ("centre", "start", "end"):
+            raise ValueError(
+                f"target must be 'centre', 'start', 'end' or days after the period start; "
+                f"got {target!r}"
+            )
+    else:
+        _check("target", float(target), -math.inf)
+    _check_mapping("sensor_weights", sensor_weights)
+
+
 def weighted_synthesis(
     ds: xr.Dataset,
     *,
@@ -295,9 +344,13 @@ def weighted_synthesis(
     with an overlap of `cloud_distance_max_m` (exact, since w_cloud saturates there); chunks
     smaller than that overlap are rechunked to whole scenes. Results equal the numpy ones.
     """
-    _check("cloud_distance_max_m", float(cloud_distance_max_m), 0.0, open_low=True)
-    _check("cloud_weight_min", float(cloud_weight_min), 0.0, 1.0)
-    _check("temporal_weight_min", float(temporal_weight_min), 0.0, 1.0)
+    check_weighted(
+        window_days=window_days,
+        cloud_distance_max_m=cloud_distance_max_m,
+        cloud_weight_min=cloud_weight_min,
+        temporal_weight_min=temporal_weight_min,
+        sensor_weights=sensor_weights,
+    )
     kernel = functools.partial(
         _wasp_kernel,
         half=window_days / 2,
@@ -359,7 +412,7 @@ def best_available_pixel(
     w_doy: float = 1.0,
     w_cloud: float = 0.4,
     w_sensor: float = 1.0,
-    sensor_scores: Mapping[str, float] | None = None,
+    sensor_weights: Mapping[str, float] | None = None,
     start: DateLike = None,
     end: DateLike = None,
     cloud_classes: Iterable[int] = (3, 8, 9, 10),
@@ -373,7 +426,7 @@ def best_available_pixel(
     ± window_days / 2 of the target day. Each gets the score
 
         w_doy · exp(−½ (Δ / doy_sigma_days)²) + w_cloud · 1 / (1 + exp(−10 / D · (d − D / 2)))
-        + w_sensor · sensor_scores[scene's sensor or platform coordinate] (1 when unlisted)
+        + w_sensor · sensor_weights[scene's sensor or platform coordinate] (1 when unlisted)
 
     with Δ the days from the target, D = `cloud_distance_req_m` (FORCE's DREQ, where the cloud
     score approaches 1) and d the metres to the nearest cloud/shadow pixel of the scene, capped
@@ -386,24 +439,24 @@ def best_available_pixel(
     `bap_score` (float32) and `bap_count` (int16, candidates); NaN / 0 where none.
     Dask as in `weighted_synthesis`, with the overlap `cloud_distance_req_m`.
     """
-    _check("doy_sigma_days", float(doy_sigma_days), 0.0, open_low=True)
-    _check("cloud_distance_req_m", float(cloud_distance_req_m), 0.0, open_low=True)
-    for name, value in (("w_doy", w_doy), ("w_cloud", w_cloud), ("w_sensor", w_sensor)):
-        _check(name, float(value), 0.0)
+    check_bap(
+        window_days=window_days,
+        target=target,
+        doy_sigma_days=doy_sigma_days,
+        cloud_distance_req_m=cloud_distance_req_m,
+        w_doy=w_doy,
+        w_cloud=w_cloud,
+        w_sensor=w_sensor,
+        sensor_weights=sensor_weights,
+    )
     targets: dict[str, Callable[[int, int], float]] = {
         "centre": lambda d0, d1: (d0 + d1) / 2,
         "start": lambda d0, d1: float(d0),
         "end": lambda d0, d1: float(d1),
     }
     if isinstance(target, str):
-        if target not in targets:
-            raise ValueError(
-                f"target must be 'centre', 'start', 'end' or days after the period start; "
-                f"got {target!r}"
-            )
         at = targets[target]
     else:
-        _check("target", float(target), -math.inf)
         shift = float(target)
 
         def at(d0: int, d1: int) -> float:
@@ -426,7 +479,7 @@ def best_available_pixel(
         cap_m=float(cloud_distance_req_m),
         target=at,
         kernel=kernel,
-        sensor=(sensor_scores, "sensor_scores"),
+        sensor=(sensor_weights, "sensor_weights"),
         suffixes=("",),
         extra=[("bap_date", "float32"), ("bap_score", "float32"), ("bap_count", "int16")],
         method="best available pixel (BAP)",
