@@ -462,6 +462,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="folder holding the vegcube package to benchmark (default: the installed one)",
     )
     p.add_argument("--no-warm", action="store_true", help="do not pre-read the archive")
+    p.add_argument(
+        "--contenders",
+        nargs="+",
+        choices=CONTENDERS,
+        default=list(CONTENDERS),
+        help="which to run (default: all); without baseline and decode, no ratios",
+    )
     p.add_argument("--only", choices=CONTENDERS, help=argparse.SUPPRESS)
     p.add_argument("--job", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -493,9 +500,10 @@ def main(argv: list[str] | None = None) -> int:
         n = warm_cache(Path(job["archive"]))
         print(f"page cache warmed: {n / 2**20:.0f} MiB read", file=sys.stderr)
 
-    results: dict[str, list[dict[str, Any]]] = {c: [] for c in CONTENDERS}
+    chosen = [c for c in CONTENDERS if c in args.contenders]
+    results: dict[str, list[dict[str, Any]]] = {c: [] for c in chosen}
     for i in range(args.repeat):
-        order = CONTENDERS if i % 2 == 0 else CONTENDERS[::-1]
+        order = chosen if i % 2 == 0 else chosen[::-1]
         for name in order:
             res = spawn(name, job_file, runs / name, args.vegcube_src)
             results[name].append(res)
@@ -505,15 +513,20 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
 
+    best = {c: min(results[c], key=lambda r: r["seconds"]) for c in chosen}
+    peak = {c: max(r["peak_rss_mib"] for r in results[c]) for c in chosen}
+    where = f"LocalCluster {args.workers}×1 processes" if args.workers else "threads"
+    if set(chosen) != set(CONTENDERS):  # a partial run (e.g. scaling): times only
+        for c in chosen:
+            stages = ", ".join(f"{k} {v:.1f}" for k, v in best[c]["stages"].items())
+            print(f"{c} on {where}: {best[c]['seconds']:.1f} s, {peak[c]:.0f} MiB; {stages}")
+        return 0
     lines, problems = compare(runs / "vegcube", runs / "baseline")
-    best = {c: min(results[c], key=lambda r: r["seconds"]) for c in CONTENDERS}
-    peak = {c: max(r["peak_rss_mib"] for r in results[c]) for c in CONTENDERS}
     veg = best["vegcube"]["seconds"]
     vs_base, vs_decode = veg / best["baseline"]["seconds"], veg / best["decode"]["seconds"]
     m_ratio = peak["vegcube"] / peak["baseline"]
     # the engine's targets: ≤ 0.5× the plain odc-stac script, ≤ 2× the raw decode
     verdict = "PASS" if vs_base <= 0.5 and vs_decode <= 2.0 else "FAIL"
-    where = f"LocalCluster {args.workers}×1 processes" if args.workers else "threads"
 
     print(
         f"\njob: {job['n_items']} scenes, {args.size}×{args.size} px, revisit {args.revisit} d, "

@@ -11,7 +11,7 @@ import pytest
 import xarray as xr
 
 import vegcube
-from vegcube import aoi, calibrate, catalog, cube, mask
+from vegcube import aoi, calibrate, catalog, cube, indices, mask
 from vegcube.errors import RecipeError
 from vegcube.recipe import load_recipe
 from vegcube.testing.demo import generate_archive
@@ -84,7 +84,7 @@ def test_masks_decoded_per_sensor(scenes):
 
 def test_calibration_recovers_the_known_relation(scenes):
     _, c = scenes
-    idx = cube.compute_indices(mask.apply(c, mask.valid(c, dilate_m=30)), ["ndvi"])
+    idx = indices.per_scene(mask.apply(c, mask.valid(c, dilate_m=30)), ["ndvi"])
     f = calibrate.fit(idx, index="ndvi", sensor="landsat", reference="sentinel-2-l2a")
     assert f.slope == pytest.approx(GAIN, abs=0.02)
     assert f.intercept == pytest.approx(OFFSET, abs=0.02)

@@ -11,7 +11,7 @@ import rasterio
 from conftest import truth_masks
 from vegcube import aoi, catalog, cube, mask
 from vegcube.errors import BandError, SourceError
-from vegcube.sensors import sentinel2
+from vegcube.sensors import SENTINEL2, sentinel2
 
 D = dt.date
 
@@ -110,10 +110,10 @@ def test_baseline_rule_without_raster_bands_gives_same_cube(small, small_no_rast
 
 
 def test_scale_offset_rule_by_hand():
-    assert sentinel2.scale_offset({"s2:processing_baseline": "05.09"}) == (1e-4, -0.1)
-    assert sentinel2.scale_offset({"s2:processing_baseline": "03.01"}) == (1e-4, 0.0)
-    assert sentinel2.scale_offset({"datetime": "2022-01-25T00:00:00Z"}) == (1e-4, -0.1)
-    assert sentinel2.scale_offset({"datetime": "2022-01-24T23:59:59Z"}) == (1e-4, 0.0)
+    assert SENTINEL2.scale_offset({"s2:processing_baseline": "05.09"}) == (1e-4, -0.1)
+    assert SENTINEL2.scale_offset({"s2:processing_baseline": "03.01"}) == (1e-4, 0.0)
+    assert SENTINEL2.scale_offset({"datetime": "2022-01-25T00:00:00Z"}) == (1e-4, -0.1)
+    assert SENTINEL2.scale_offset({"datetime": "2022-01-24T23:59:59Z"}) == (1e-4, 0.0)
 
 
 def test_missing_band_names_band_and_assets(small):

@@ -31,7 +31,7 @@ def sample(nt=10, chunks=None):
 def test_zarr_in_time_blocks_equals_data_and_is_georeferenced(tmp_path):
     ds = sample(chunks={"time": 1})
     export.write_zarr(ds, tmp_path / "a.zarr", block_bytes=3 * 20 * 30 * 6)  # ~3 steps a block
-    assert len(export._time_blocks(export.cf_ready(ds), 3 * 20 * 30 * 6)) > 2
+    assert len(export.zarr.time_blocks(export.cf_ready(ds), 3 * 20 * 30 * 6)) > 2
     back = xr.open_zarr(tmp_path / "a.zarr").load()
     np.testing.assert_array_equal(back.ndvi.values, ds.ndvi.values)
     np.testing.assert_array_equal(back.ndvi_count.values, ds.ndvi_count.values)

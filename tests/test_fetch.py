@@ -25,8 +25,8 @@ from rio_cogeo.cogeo import cog_validate
 from typer.testing import CliRunner
 
 import vegcube
-from vegcube import fetch
 from vegcube.cli import app
+from vegcube.download import TOKEN_ENV, download
 from vegcube.errors import DataError, SourceError
 from vegcube.testing import Faults, generate_archive, serve_faulty, serve_folder
 
@@ -84,7 +84,7 @@ def clean(archive, tmp_path_factory):
     """A fault-free clipped download, and a run on the original archive."""
     base = tmp_path_factory.mktemp("clean")
     with serve_folder(archive.path) as served:
-        mirror = fetch.download(
+        mirror = download(
             recipe(archive, base / "x", f"{served.url}/catalog.json"), to=base / "mirror"
         )
     vegcube.run(recipe(archive, base / "run", archive.catalog))
@@ -140,7 +140,7 @@ def test_faulty_download_equals_clean_one_and_runs_the_same(archive, clean, tmp_
     _, clean_root, want = clean
     faults = Faults(seed=7, staging_requests=1, **ALL_FAULTS)
     with serve_faulty(archive.path, faults=faults) as served:
-        mirror = fetch.download(
+        mirror = download(
             recipe(archive, tmp_path / "x", f"{served.url}/catalog.json"),
             to=tmp_path / "mirror",
             **FAST,
@@ -163,7 +163,7 @@ def test_faulty_download_equals_clean_one_and_runs_the_same(archive, clean, tmp_
 def test_whole_files_through_faults_are_byte_identical_and_resume(archive, tmp_path):
     faults = Faults(seed=3, **ALL_FAULTS)
     with serve_faulty(archive.path, faults=faults) as served:
-        mirror = fetch.download(
+        mirror = download(
             recipe(archive, tmp_path / "x", f"{served.url}/catalog.json"),
             to=tmp_path / "mirror",
             clip=False,
@@ -193,14 +193,14 @@ def test_interrupted_download_resumes_with_range_and_rerun_skips(archive, tmp_pa
     part.write_bytes(first.read_bytes()[:1000])  # what a killed run leaves behind
     with serve_folder(archive.path) as served:
         r["source"]["catalog"] = f"{served.url}/catalog.json"
-        mirror = fetch.download(r, to=tmp_path / "mirror", clip=False, **FAST)
+        mirror = download(r, to=tmp_path / "mirror", clip=False, **FAST)
         path = f"/sentinel-2-l2a/{scene}/red.tif"
         gets = [rng for _, p, rng in served.requests if p == path and rng != "bytes=0-1"]
         assert gets == ["bytes=1000-"]
         assert filecmp.cmp(part.with_suffix(""), first, shallow=False)
         assert not part.exists()
         served.requests.clear()
-        again = fetch.download(r, to=tmp_path / "mirror", clip=False, **FAST)
+        again = download(r, to=tmp_path / "mirror", clip=False, **FAST)
         assert not [p for _, p, _ in served.requests if p.endswith(".tif")]
     assert {f.mode for f in again.files} == {"skipped"} and len(again.files) == 4
     assert len(mirror.files) == 4
@@ -211,7 +211,7 @@ def test_staging_requests_every_file_before_polling(archive, tmp_path):
     r = recipe(archive, tmp_path / "x", "", start="2023-01-01", end="2023-01-20")
     with serve_faulty(archive.path, faults=faults) as served:
         r["source"]["catalog"] = f"{served.url}/catalog.json"
-        mirror = fetch.download(r, to=tmp_path / "mirror", **FAST)
+        mirror = download(r, to=tmp_path / "mirror", **FAST)
     log = [q.path for q in served.requests if q.path.endswith(".tif")]
     firsts = {p: log.index(p) for p in set(log)}
     seconds = [i for i, p in enumerate(log) if i != firsts[p]]
@@ -262,7 +262,7 @@ def test_checksum_mismatch_is_retried_then_names_the_file(archive, tmp_path):
     with serve_folder(copy) as served:
         r["source"]["catalog"] = f"{served.url}/catalog.json"
         with pytest.raises(DataError) as err:
-            fetch.download(r, to=tmp_path / "m", clip=False, retries=2, backoff=0.01)
+            download(r, to=tmp_path / "m", clip=False, retries=2, backoff=0.01)
     scene = items[1].parent.name
     msg = str(err.value)
     assert f"{scene}/nir: checksum mismatch for nir.tif" in msg and "3 attempts" in msg
@@ -308,15 +308,15 @@ def test_credentials_are_sent_and_never_leak(archive, tmp_path, monkeypatch, cap
     r = recipe(archive, tmp_path / "run", "", start="2023-01-01", end="2023-01-20")
     with serve_faulty(archive.path, faults=faults) as served:
         r["source"]["catalog"] = f"{served.url}/catalog.json"
-        with pytest.raises(SourceError, match=f"HTTP 401.*set {fetch.TOKEN_ENV}"):
-            fetch.download(r, to=tmp_path / "denied", **FAST)
-        monkeypatch.setenv(fetch.TOKEN_ENV, token)
+        with pytest.raises(SourceError, match=f"HTTP 401.*set {TOKEN_ENV}"):
+            download(r, to=tmp_path / "denied", **FAST)
+        monkeypatch.setenv(TOKEN_ENV, token)
         messages: list[str] = []
-        fetch.download(r, to=tmp_path / "m", log=messages.append, **FAST)  # GDAL range reads
-        fetch.download(r, to=tmp_path / "w", clip=False, log=messages.append, **FAST)
+        download(r, to=tmp_path / "m", log=messages.append, **FAST)  # GDAL range reads
+        download(r, to=tmp_path / "w", clip=False, log=messages.append, **FAST)
         (tmp_path / "r.yaml").write_text(yaml.safe_dump(r))
         res = cli("download", str(tmp_path / "r.yaml"), "--to", str(tmp_path / "c"), "-w", "2",
-                  env={fetch.TOKEN_ENV: token})  # fmt: skip
+                  env={TOKEN_ENV: token})  # fmt: skip
     assert res.exit_code == 0, res.stderr
     assert "done" in res.stderr and "catalog" in res.stderr
     granted = [q for q in served.requests if q.path.endswith(".tif") and q.authorized]

@@ -152,10 +152,10 @@ def test_baseline_decides_without_asset_scale():
     )
     old = item.clone()
     old.properties["s2:processing_baseline"] = "03.01"  # a (hypothetical) older processing
-    rule = sensors.values.conversion(old, "B04", "red", sensors.sentinel2)
+    rule = sensors.values.conversion(old, "B04", "red", sensors.SENTINEL2)
     assert (rule.scale, rule.offset, rule.rule) == (1e-4, 0.0, "processing baseline 03.01")
     del old.properties["s2:processing_baseline"]
-    rule = sensors.values.conversion(old, "B04", "red", sensors.sentinel2)
+    rule = sensors.values.conversion(old, "B04", "red", sensors.SENTINEL2)
     assert rule.offset == -0.1 and rule.rule.startswith("acquisition date")
 
 
@@ -275,7 +275,7 @@ def test_earth_search_false_flag_on_new_baseline_is_flagged():
     05.11) but its COGs are harmonised. The declared offset is applied, and the run says so."""
     item = real_item("earth-search", "sentinel-2-l2a", "S2B_24MVV_20250731_0_L2A").clone()
     item.properties["earthsearch:boa_offset_applied"] = False  # as in the reported items
-    rule = sensors.values.conversion(item, "red", "red", sensors.sentinel2)
+    rule = sensors.values.conversion(item, "red", "red", sensors.SENTINEL2)
     assert (rule.scale, rule.offset, rule.rule) == (1e-4, -0.1, "asset scale/offset")
     assert rule.conflict is not None and "earth-search#66, #71" in rule.conflict
     report = cube.value_rules([item], ["red"])
@@ -350,17 +350,17 @@ def _kind(collection: str, band: str):
 def test_landsat_and_modis_values_as_published(tmp_path, catalog_name, collection, item_id):
     item = real_item(catalog_name, collection, item_id)
     sensor = sensors.for_collection(collection)
-    bands = [*OTHERS[(catalog_name, collection, item_id)], sensor.QA_BAND]
+    bands = [*OTHERS[(catalog_name, collection, item_id)], sensor.qa_band]
     keys = cube.asset_keys([item], bands, collection=collection)
     for band, key in OTHER_ASSETS[collection].items():
         assert keys.get(band, key) == key
-    qa = keys[sensor.QA_BAND]
+    qa = keys[sensor.qa_band]
     dn, dtype, nodata = (
         {qa: np.zeros((2, 2))},
-        {qa: sensor.storage(sensor.QA_BAND)["data_type"]},
+        {qa: sensor.storage(sensor.qa_band)["data_type"]},
         {},
     )
-    nodata[qa] = sensor.storage(sensor.QA_BAND)["nodata"]
+    nodata[qa] = sensor.storage(sensor.qa_band)["nodata"]
     for band in bands[:-1]:
         arr, typ, fill, _ = _kind(collection, band)
         dn[keys[band]], dtype[keys[band]], nodata[keys[band]] = arr, typ, fill
@@ -379,7 +379,7 @@ def test_modis_fill_is_no_data_although_the_items_do_not_declare_it():
         "planetary-computer", "modis-13Q1-061", "MOD13Q1.A2025049.h35v10.061.2025070114834"
     )
     assert "nodata" not in item.assets["250m_16_days_NDVI"].extra_fields["raster:bands"][0]
-    rule = sensors.values.conversion(item, "250m_16_days_NDVI", "ndvi", sensors.modis)
+    rule = sensors.values.conversion(item, "250m_16_days_NDVI", "ndvi", sensors.MODIS13Q1)
     assert (rule.scale, rule.offset, rule.nodata) == (1e-4, 0.0, -3000)
 
 

@@ -130,10 +130,10 @@ def test_composite_parameters_belong_to_their_reducer():
     bap = {"reducer": "bap", "target": "start", "doy_sigma_days": 5, "sensor_weights": {"s": 1}}
     assert load_recipe(good(composite=bap)).composite.params["target"] == "start"
     for bad, words in (
-        ({"window_days": -3}, "window_days must be a number > 0"),
+        ({"window_days": -3}, "window_days: must be a number > 0"),
         ({"window_days": "12"}, "window_days: '12' is not accepted"),
         ({"target": "middle"}, "target: 'middle' is not accepted"),
-        ({"sensor_weights": {"sentinel-2a": -1}}, r"sensor_weights\['sentinel-2a'\] must be"),
+        ({"sensor_weights": {"sentinel-2a": -1}}, r"sensor_weights\['sentinel-2a'\]: must be"),
         ({"cloud_weight_min": 2}, "cloud_weight_min: not a parameter of reducer 'bap'"),
     ):
         with pytest.raises(RecipeError, match=rf"composite: {words}"):

@@ -12,10 +12,12 @@ import xarray as xr
 from pyproj import Transformer
 from scipy import ndimage
 
-from vegcube import aoi, catalog, cube, mask, sensors
+from vegcube import aoi, catalog, cube, indices, mask, sensors
 from vegcube.errors import RecipeError, SourceError
-from vegcube.recipe import load_recipe
-from vegcube.sensors import landsat, modis, modis09, sentinel2
+from vegcube.recipe import MaskSpec, load_recipe
+from vegcube.sensors import LANDSAT, MODIS09A1, MODIS13Q1, SENTINEL2
+from vegcube.sensors.modis import SINUSOIDAL_PROJ4
+from vegcube.sensors.sentinel2 import qa60_invalid
 from vegcube.testing.landsat import generate_landsat_archive, qa_value
 from vegcube.testing.modis import generate_modis_archive, vi_quality_value
 
@@ -46,15 +48,15 @@ LANDSAT_CASES = {
 def test_landsat_qa_bits_by_hand():
     values = list(LANDSAT_CASES)
     qa = qa_array(values)
-    for flag in landsat.QA_FLAGS:
-        bad, cloud = landsat.invalid(qa, flags=[flag])
+    for flag in LANDSAT.qa_flags:
+        bad, cloud = LANDSAT.invalid(qa, flags=[flag])
         got = (bad | cloud).values
         want = np.array([flag in LANDSAT_CASES[v] for v in values])
         np.testing.assert_array_equal(got, want, err_msg=flag)
         # only clouds and shadows are cloud-like (grown by dilation)
         assert not (cloud.values.any() and flag in ("fill", "snow", "water", "not_clear"))
     # independent decoding: bit n of the value
-    bad, cloud = landsat.invalid(qa)
+    bad, cloud = LANDSAT.invalid(qa)
     bits = np.array(values)[:, None] >> np.arange(6) & 1
     np.testing.assert_array_equal(cloud.values, bits[:, [1, 2, 3, 4]].any(axis=1))
     np.testing.assert_array_equal(bad.values, bits[:, [0, 5]].any(axis=1))
@@ -69,20 +71,20 @@ def test_generator_writes_usgs_qa_values():
 
 def test_sentinel2_qa60_bits():
     qa = qa_array([0, 1 << 10, 1 << 11, 3 << 10, 1 << 9]).rename("qa60")
-    bad, cloud = sentinel2.qa60_invalid(qa)
+    bad, cloud = qa60_invalid(qa)
     assert not bad.values.any()
     assert cloud.values.tolist() == [False, True, True, True, False]
-    _, opaque = sentinel2.qa60_invalid(qa, flags=["opaque_cloud"])
+    _, opaque = qa60_invalid(qa, flags=["opaque_cloud"])
     assert opaque.values.tolist() == [False, True, False, True, False]
-    _, via_invalid = sentinel2.invalid(qa)  # dispatches on the band name
+    _, via_invalid = SENTINEL2.invalid(qa)  # dispatches on the band name
     assert via_invalid.values.tolist() == cloud.values.tolist()
     with pytest.raises(ValueError, match="opaque_cloud, cirrus"):
-        sentinel2.qa60_invalid(qa, flags=["thick"])
+        qa60_invalid(qa, flags=["thick"])
 
 
 def test_sentinel2_scl_only_clouds_and_shadows_are_cloud_like():
     scl = qa_array(list(range(12)), "uint8")
-    bad, cloud = sentinel2.invalid(scl, flags=[0, 1, 3, 8, 9, 10, 11])
+    bad, cloud = SENTINEL2.invalid(scl, flags=[0, 1, 3, 8, 9, 10, 11])
     assert np.flatnonzero(cloud.values).tolist() == [3, 8, 9, 10]
     assert np.flatnonzero(bad.values).tolist() == [0, 1, 11]
 
@@ -102,11 +104,11 @@ def test_modis_vi_quality_bits_by_hand():
     }
     values = list(cases)
     qa = qa_array(values)
-    for flag in modis.QA_FLAGS:
-        bad, cloud = modis.invalid(qa, flags=[flag])
+    for flag in MODIS13Q1.qa_flags:
+        bad, cloud = MODIS13Q1.invalid(qa, flags=[flag])
         want = [flag in cases[v] for v in values]
         assert (bad | cloud).values.tolist() == want, flag
-    _, cloud = modis.invalid(qa, flags=list(modis.QA_FLAGS))
+    _, cloud = MODIS13Q1.invalid(qa, flags=list(MODIS13Q1.qa_flags))
     assert not cloud.values[values.index(65535)]
 
 
@@ -129,14 +131,14 @@ def test_modis_state_qa_bits_by_hand():
     }
     values = list(cases)
     qa = qa_array(values)
-    for flag in modis09.QA_FLAGS:
-        bad, cloud = modis09.invalid(qa, flags=[flag])
+    for flag in MODIS09A1.qa_flags:
+        bad, cloud = MODIS09A1.invalid(qa, flags=[flag])
         assert (bad | cloud).values.tolist() == [flag in cases[v] for v in values], flag
 
 
 def test_unknown_flags_list_accepted_names():
     with pytest.raises(ValueError, match="accepted: fill, dilated_cloud"):
-        landsat.invalid(qa_array([1]), flags=["clouds"])
+        LANDSAT.invalid(qa_array([1]), flags=["clouds"])
     with pytest.raises(RecipeError, match=r"mask\.landsat_qa: .*'clouds'.*accepted: fill"):
         load_recipe(_recipe(mask={"landsat_qa": ["fill", "clouds"]}))
     with pytest.raises(RecipeError, match=r"mask\.modis13q1_qa: .*accepted: .*mixed_clouds"):
@@ -147,21 +149,21 @@ def test_unknown_flags_list_accepted_names():
 
 
 def test_scale_offset_rules_by_hand():
-    scale, offset = landsat.scale_offset({}, "red")
+    scale, offset = LANDSAT.scale_offset({}, "red")
     assert 10000 * scale + offset == pytest.approx(0.075)
-    scale, offset = landsat.scale_offset({}, "lwir")
+    scale, offset = LANDSAT.scale_offset({}, "lwir")
     assert 44000 * scale + offset == pytest.approx(299.39288)  # kelvin
-    assert modis.scale_offset({}, "ndvi") == (1e-4, 0.0)
-    assert modis.scale_offset({}, "vi_quality") == (1.0, 0.0)
-    assert modis.storage("ndvi")["nodata"] == -3000
-    assert modis09.scale_offset({}, "red") == (1e-4, 0.0)
-    assert modis09.storage("red")["nodata"] == -28672
-    assert sentinel2.scale_offset({"s2:processing_baseline": "04.00"}, "red") == (1e-4, -0.1)
+    assert MODIS13Q1.scale_offset({}, "ndvi") == (1e-4, 0.0)
+    assert MODIS13Q1.scale_offset({}, "vi_quality") == (1.0, 0.0)
+    assert MODIS13Q1.storage("ndvi")["nodata"] == -3000
+    assert MODIS09A1.scale_offset({}, "red") == (1e-4, 0.0)
+    assert MODIS09A1.storage("red")["nodata"] == -28672
+    assert SENTINEL2.scale_offset({"s2:processing_baseline": "04.00"}, "red") == (1e-4, -0.1)
 
 
 def test_sensor_registry_and_bands():
-    assert sensors.for_collection("landsat-c2-l2") is landsat
-    assert sensors.for_name("modis13q1") is modis
+    assert sensors.for_collection("landsat-c2-l2") is LANDSAT
+    assert sensors.for_name("modis13q1") is MODIS13Q1
     assert sensors.bands_for("landsat-c2-l2", ["ndvi", "ndwi"]) == [
         "nir",
         "red",
@@ -171,25 +173,31 @@ def test_sensor_registry_and_bands():
     assert sensors.bands_for("modis-13Q1-061", ["ndvi"]) == ["ndvi", "vi_quality"]
     with pytest.raises(SourceError, match=r"known: sentinel-2-l2a.*landsat-c2-l2.*modis-13Q1-061"):
         sensors.for_collection("viirs-13a1")
-    for mod in sensors.SENSORS:  # the common interface
-        for attr in (
-            "NAME",
-            "COLLECTIONS",
-            "ASSET_ALIASES",
-            "QA_BAND",
-            "QA_BANDS",
-            "INDEX_BANDS",
-            "MASK_KEY",
-            "QA_FLAGS",
-            "DEFAULT_FLAGS",
-            "CLOUD_FLAGS",
-            "storage",
-            "scale_offset",
-            "invalid",
-        ):
-            assert hasattr(mod, attr), (mod.NAME, attr)
-        assert set(mod.DEFAULT_FLAGS) <= set(mod.QA_FLAGS)
-        assert set(mod.QA_FLAGS) >= mod.CLOUD_FLAGS
+    names = [s.name for s in (*sensors.SENSORS, *sensors.AUXILIARY)]
+    assert len(set(names)) == len(names)
+    mask_keys = set(MaskSpec.model_fields)
+    for sensor in sensors.SENSORS:  # the common record, consistent with itself
+        assert isinstance(sensor, sensors.Sensor)
+        assert sensor.qa_band in sensor.qa_bands and sensor.qa_band in sensor.asset_aliases
+        assert set(sensor.default_flags) <= set(sensor.qa_flags)
+        assert set(sensor.qa_flags) >= sensor.cloud_flags
+        assert sensor.mask_key in mask_keys  # each sensor's flags have a recipe key
+        assert set(sensor.index_bands.values()) <= set(sensor.asset_aliases)
+
+
+def test_sensor_tiles_and_attrs():
+    assert sensors.tile("sentinel-2-l2a", {"s2:mgrs_tile": "T58KEB"}) == "58KEB"
+    assert sensors.tile("landsat-c2-l2", {"landsat:wrs_path": "84", "landsat:wrs_row": 82}) == (
+        "084082"
+    )
+    assert sensors.tile("modis-13Q1-061", {"modis:horizontal-tile": 3, "modis:vertical-tile": 9})
+    assert sensors.tile("unknown", {"modis:horizontal-tile": 3, "modis:vertical-tile": 9}) == (
+        "h03v09"
+    )
+    assert sensors.tile("unknown", {}) is None
+    assert LANDSAT.attrs("lwir")["units"] == "K"
+    assert MODIS13Q1.attrs("ndvi")["long_name"] == "ndvi (ready-made by the modis13q1 product)"
+    assert SENTINEL2.attrs("red") == {"units": "1", "long_name": "red surface reflectance"}
 
 
 def _recipe(**over):
@@ -320,7 +328,7 @@ def test_modis_ndvi_read_in_the_right_place_from_sinusoidal(modis_archive):
     grid = aoi.grid(geom, resolution=250)
     c = cube.load(items, sensors.bands_for("modis-13Q1-061", ["ndvi"]), grid=grid).compute()
     assert c.odc.geobox.crs.epsg == 32758 and set(c.sensor.values) == {"modis13q1"}
-    to_sin = Transformer.from_crs(32758, modis.SINUSOIDAL_PROJ4, always_xy=True)
+    to_sin = Transformer.from_crs(32758, SINUSOIDAL_PROJ4, always_xy=True)
     xx, yy = np.meshgrid(c.x.values, c.y.values)
     col, row = ~rasterio.transform.Affine(*m.transform) * to_sin.transform(xx, yy)
     for t, item in enumerate(items):
@@ -357,7 +365,7 @@ def test_modis_index_taken_from_the_product_and_masked_by_vi_quality(modis_archi
     )
     grid = aoi.grid(aoi.read_aoi(m.bbox), resolution=250)
     c = cube.load(items, ["ndvi", "vi_quality"], grid=grid).compute()
-    idx = cube.compute_indices(c, ["ndvi"])
+    idx = indices.per_scene(c, ["ndvi"])
     xr.testing.assert_identical(idx.ndvi.reset_coords(drop=True), c.ndvi.reset_coords(drop=True))
     ok = mask.valid(c).values
     qa = c.vi_quality.values

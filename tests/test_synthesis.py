@@ -239,9 +239,9 @@ def test_numpy_and_dask_identical(wasp_case, fn):
 
 def test_errors_name_the_parameter(wasp_case):
     (ds, scl), _ = wasp_case
-    with pytest.raises(ValueError, match=r"window_days must be a number > 0"):
+    with pytest.raises(ValueError, match=r"window_days: must be a number > 0"):
         weighted_synthesis(ds, scl=scl, window_days=0)
-    with pytest.raises(ValueError, match=r"cloud_weight_min .*<= 1"):
+    with pytest.raises(ValueError, match=r"cloud_weight_min: .*<= 1"):
         weighted_synthesis(ds, scl=scl, cloud_weight_min=2)
     with pytest.raises(ValueError, match=r"period must be one of \['dekad', 'month'\]"):
         weighted_synthesis(ds, scl=scl, period="week")

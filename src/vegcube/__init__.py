@@ -5,7 +5,8 @@
 
 Each step is a module of functions on xarray objects: `aoi`, `catalog`, `cube`, `mask`,
 `calibrate` (cross-sensor), `indices`, `composite` (a registry of reducers; its `synthesis`),
-`gapfill`, `reference`, `indicators`, `zonal`, `export`, `report`.
+`gapfill`, `reference`, `indicators`, `zonal`, `export` (a registry of writers), `report`;
+`download` mirrors the assets a recipe needs as local COGs.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ if TYPE_CHECKING:  # imported on first use (PEP 562): `vegcube --help` starts fa
         chain,
         composite,
         cube,
+        download,
         export,
-        fetch,
         gapfill,
         indicators,
         indices,
@@ -42,7 +43,7 @@ if TYPE_CHECKING:  # imported on first use (PEP 562): `vegcube --help` starts fa
     from .runner import run
 
 _MODULES = {
-    "aoi", "calibrate", "catalog", "chain", "composite", "cube", "export", "fetch", "gapfill",
+    "aoi", "calibrate", "catalog", "chain", "composite", "cube", "download", "export", "gapfill",
     "indicators", "indices", "journal", "mask", "reference", "report", "sensors", "zonal",
 }  # fmt: skip
 _NAMES = {
@@ -79,8 +80,8 @@ __all__ = [
     "chain",
     "composite",
     "cube",
+    "download",
     "export",
-    "fetch",
     "gapfill",
     "indicators",
     "indices",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import shapely
@@ -18,37 +18,100 @@ import xarray as xr
 from odc.geo import CRS
 from odc.geo.geobox import GeoBox
 from odc.geo.geom import Geometry
-from pydantic import ValidationError
 from shapely.geometry import box, shape
 
 from .errors import RecipeError
-from .recipe import AOISpec
 
-__all__ = ["AOILike", "clip_to_aoi", "grid", "inside", "read_aoi", "read_vector", "utm_crs"]
+__all__ = [
+    "AOILike",
+    "AreaFields",
+    "check_bbox",
+    "clip_to_aoi",
+    "grid",
+    "inside",
+    "read_aoi",
+    "read_vector",
+    "utm_crs",
+]
 
-AOILike = AOISpec | dict[str, Any] | tuple[float, float, float, float] | list[float] | str | Path
+
+class AreaFields(Protocol):
+    """An AOI given by one of its fields (the recipe's `aoi` section has this shape)."""
+
+    @property
+    def bbox(self) -> tuple[float, float, float, float] | None: ...
+    @property
+    def path(self) -> Path | None: ...
+    @property
+    def layer(self) -> str | None: ...
+    @property
+    def geometry(self) -> dict[str, Any] | None: ...
+
+
+AOILike = AreaFields | dict[str, Any] | tuple[float, float, float, float] | list[float] | str | Path
+
+
+def check_bbox(bbox: tuple[float, float, float, float]) -> None:
+    """`ValueError` unless `bbox` is [west, south, east, north] in degrees, west < east."""
+    w, s, e, n = bbox
+    # RFC 7946 antimeridian form (west > east); a wide one is rather a swapped order
+    if -180 <= e < w <= 180 and -90 <= s < n <= 90 and e - w + 360 < 180:
+        raise ValueError(
+            f"bbox {list(bbox)} crosses the antimeridian (west > east), which is "
+            f"not supported: split it at 180° into two runs, [{w}, {s}, 180, {n}] "
+            f"and [-180, {s}, {e}, {n}]"
+        )
+    if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
+        raise ValueError(
+            "bbox must be [west, south, east, north] in degrees with west < east, "
+            f"south < north, within ±180/±90; got {list(bbox)}"
+        )
 
 
 def read_aoi(aoi: AOILike) -> Geometry:
-    """Normalise any AOI (bbox, GeoJSON dict, vector file, `AOISpec`) to a geometry in EPSG:4326."""
-    try:
-        if isinstance(aoi, (str, Path)):
-            aoi = AOISpec(path=Path(aoi))
-        elif isinstance(aoi, (tuple, list)):
-            aoi = AOISpec(bbox=tuple(aoi))
-        elif isinstance(aoi, dict):
-            aoi = AOISpec(geometry=aoi) if "type" in aoi else AOISpec.model_validate(aoi)
-    except ValidationError as exc:
-        msgs = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
-        raise RecipeError(f"aoi: {msgs}") from None
+    """Normalise any AOI (bbox, GeoJSON dict, vector file, the recipe's `aoi` section) to a
+    geometry in EPSG:4326."""
+    if isinstance(aoi, (str, Path)):
+        return _from_file(Path(aoi), None)
+    if isinstance(aoi, (tuple, list)):
+        return _from_bbox(aoi)
+    if isinstance(aoi, dict):
+        if "type" in aoi:
+            return _check(Geometry(_geojson(aoi, "aoi.geometry"), "EPSG:4326"), "aoi.geometry")
+        unknown = sorted(set(aoi) - {"bbox", "path", "layer", "geometry"})
+        if unknown:
+            raise RecipeError(f"aoi: unknown key(s) {', '.join(unknown)}")
+        given = [k for k in ("bbox", "path", "geometry") if aoi.get(k) is not None]
+        if len(given) != 1:
+            got = ", ".join(given) or "none"
+            raise RecipeError(f"aoi: give exactly one of bbox, path or geometry (got {got})")
+        if aoi.get("bbox") is not None:
+            return _from_bbox(aoi["bbox"])
+        if aoi.get("geometry") is not None:
+            return read_aoi(aoi["geometry"])
+        return _from_file(Path(aoi["path"]), aoi.get("layer"))
     if aoi.bbox is not None:
-        geom = box(*aoi.bbox)
-    elif aoi.geometry is not None:
-        geom = _geojson(aoi.geometry, "aoi.geometry")
-    else:
-        assert aoi.path is not None
-        return _from_file(aoi.path, aoi.layer)
-    return _check(Geometry(geom, "EPSG:4326"), "aoi.bbox" if aoi.bbox else "aoi.geometry")
+        return _from_bbox(aoi.bbox)
+    if aoi.geometry is not None:
+        return _check(Geometry(_geojson(aoi.geometry, "aoi.geometry"), "EPSG:4326"), "aoi.geometry")
+    assert aoi.path is not None
+    return _from_file(aoi.path, aoi.layer)
+
+
+def _from_bbox(bbox: Any) -> Geometry:
+    try:
+        values = tuple(float(v) for v in bbox)
+        if len(values) != 4 or any(isinstance(v, bool) for v in bbox):
+            raise ValueError
+    except (TypeError, ValueError):
+        raise RecipeError(
+            f"aoi.bbox: {bbox!r} is not [west, south, east, north]: four numbers in degrees"
+        ) from None
+    try:
+        check_bbox(values)
+    except ValueError as exc:
+        raise RecipeError(f"aoi: {exc}") from None
+    return _check(Geometry(box(*values), "EPSG:4326"), "aoi.bbox")
 
 
 def _geojson(obj: Any, where: str) -> shapely.Geometry:

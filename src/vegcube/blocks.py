@@ -213,6 +213,45 @@ def _probe(
     raise DataError("no scene falls in any period of the run: nothing to composite")
 
 
+def _small_coords_loaded(obj: xr.Dataset) -> xr.Dataset:
+    """`obj` with its dask-backed coordinates of one dimension read into memory."""
+    lazy = {k: v for k, v in obj.coords.items() if v.chunks is not None and v.ndim <= 1}
+    return obj.assign_coords({k: v.load() for k, v in lazy.items()}) if lazy else obj
+
+
+def _as_slice(index: np.ndarray) -> slice | np.ndarray:
+    """A run of consecutive positions as a slice (cut without copying), else the positions."""
+    if len(index) and (np.diff(index) == 1).all():
+        return slice(int(index[0]), int(index[-1]) + 1)
+    return index
+
+
+def _cut(obj: xr.Dataset, sel: dict[str, Any]) -> xr.Dataset:
+    """`obj.isel(sel)`, lazily; a dask variable whose cut is exactly one of its chunks takes
+    that chunk as is, so a task depends on the stored chunks only (no slicing tasks between)."""
+    out = obj.isel(sel)
+    for name, var in obj.data_vars.items():
+        data = var.data
+        if not isinstance(data, darr.Array):
+            continue
+        index = []
+        for dim, chunks in zip(var.dims, data.chunks, strict=True):
+            edges = [0, *np.cumsum(chunks).tolist()]
+            cut = sel.get(str(dim), slice(None))
+            if not isinstance(cut, slice):
+                break
+            start, stop, step = cut.indices(edges[-1])
+            if step != 1 or start not in edges or stop not in edges:
+                break
+            k = edges.index(start)
+            if edges[k + 1] != stop:
+                break
+            index.append(k)
+        else:
+            out[name] = xr.Variable(var.dims, data.blocks[tuple(index)], var.attrs, var.encoding)
+    return out
+
+
 def _fill(dtype: np.dtype[Any]) -> Any:
     if np.issubdtype(dtype, np.floating):
         return np.nan
@@ -245,19 +284,22 @@ def map_chunks(fn: Callable[..., xr.Dataset], ds: xr.Dataset, *others: xr.Datase
     edges = [np.cumsum((0, *c)) for c in (tc, yc, xc)]
 
     poy = np.asarray(ds["period_of_year"].values) if "period_of_year" in ds.coords else None
+    # small coordinates (period ends, flags) read once, not once per task
+    ds, others = _small_coords_loaded(ds), tuple(_small_coords_loaded(o) for o in others)
 
     def part(obj: xr.Dataset, iy: int, ix: int, it: int) -> xr.Dataset:
-        sel = {
+        sel: dict[str, Any] = {
             "y": slice(edges[1][iy], edges[1][iy + 1]),
             "x": slice(edges[2][ix], edges[2][ix + 1]),
         }
         if "time" in obj.dims:
-            return obj.isel({**sel, "time": slice(edges[0][it], edges[0][it + 1])})
-        if poy is not None and "period_of_year" in obj.dims:  # only the block's periods
-            sel["period_of_year"] = obj.indexes["period_of_year"].get_indexer(
+            sel["time"] = slice(edges[0][it], edges[0][it + 1])
+        elif poy is not None and "period_of_year" in obj.dims:  # only the block's periods
+            wanted = obj.indexes["period_of_year"].get_indexer(
                 np.unique(poy[edges[0][it] : edges[0][it + 1]])
             )
-        return obj.isel(sel)
+            sel["period_of_year"] = _as_slice(wanted)
+        return _cut(obj, sel)
 
     def task(block: xr.Dataset, *rest: xr.Dataset) -> dict[str, np.ndarray]:
         out = fn(block, *rest)

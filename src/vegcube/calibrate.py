@@ -26,7 +26,7 @@ from typing import Any, Literal
 import numpy as np
 import xarray as xr
 
-from .errors import BandError, DataError
+from .errors import BandError, DataError, InputError
 
 __all__ = [
     "Fit",
@@ -92,7 +92,7 @@ def fit_line(
     deviations are dropped and the line refitted, up to `iterations` times.
     """
     if method not in ("rma", "ols"):
-        raise ValueError(f"method must be 'rma' or 'ols'; got {method!r}")
+        raise InputError(f"method must be 'rma' or 'ols'; got {method!r}")
     r = np.asarray(reference, dtype="float64").ravel()
     s = np.asarray(sensor, dtype="float64").ravel()
     keep = np.isfinite(r) & np.isfinite(s)
@@ -227,7 +227,7 @@ def harmonise(
         raise DataError("calibrate: the cube has no `sensor` coordinate (one sensor only?)")
     from . import sensors
 
-    ref_name = sensors.for_name(reference).NAME
+    ref_name = sensors.for_name(reference).name
     names = list(dict.fromkeys(np.asarray(ds["sensor"].values).astype(str).tolist()))
     fits = []
     for other in (n for n in names if n != ref_name):

@@ -22,6 +22,7 @@ from typing import Any
 import pystac
 from shapely.geometry import box, shape
 
+from . import sensors
 from .errors import SourceError
 from .sensors.values import processing_baseline
 
@@ -315,28 +316,13 @@ def _utc(t: dt.datetime) -> dt.datetime:
 # --------------------------------------------------------------------------- duplicates
 
 
-def _tile(props: dict[str, Any]) -> str | None:
-    if props.get("s2:mgrs_tile"):
-        return str(props["s2:mgrs_tile"]).removeprefix("T")
-    if props.get("grid:code"):
-        return str(props["grid:code"]).removeprefix("MGRS-")
-    mgrs = [props.get(f"mgrs:{k}") for k in ("utm_zone", "latitude_band", "grid_square")]
-    if all(v is not None for v in mgrs):
-        return f"{int(mgrs[0]):02d}{mgrs[1]}{mgrs[2]}"  # type: ignore[arg-type]
-    if props.get("landsat:wrs_path") is not None and props.get("landsat:wrs_row") is not None:
-        return f"{int(props['landsat:wrs_path']):03d}{int(props['landsat:wrs_row']):03d}"
-    h, v = props.get("modis:horizontal-tile"), props.get("modis:vertical-tile")
-    if h is not None and v is not None:
-        return f"h{int(h):02d}v{int(v):02d}"
-    return None
-
-
 def scene_key(item: pystac.Item) -> tuple[str, ...]:
     """What identifies a scene across processing runs: platform, tile, UTC acquisition day.
 
-    Items with no tile property are their own scene (keyed by id).
+    The tile is read by the item's sensor (`Sensor.tile`); items with no tile property are
+    their own scene (keyed by id).
     """
-    tile, when = _tile(item.properties), _when(item)
+    tile, when = sensors.tile(item.collection_id, item.properties), _when(item)
     if tile is None or when is None:
         return ("id", item.id)
     platform = str(item.properties.get("platform", "")).lower()
@@ -377,8 +363,6 @@ def one_per_acquisition(
     `preference` (the recipe's ``source.collection`` order) is kept, then the newest processing
     (`deduplicate`'s order).
     """
-    from . import sensors
-
     rank = {c: i for i, c in enumerate(preference)}
 
     def order(it: pystac.Item) -> tuple[Any, ...]:
@@ -390,7 +374,7 @@ def one_per_acquisition(
         key = scene_key(item)
         if key[0] != "id":
             try:
-                sensor = sensors.for_collection(item.collection_id or "").NAME
+                sensor = sensors.for_collection(item.collection_id or "").name
             except SourceError:
                 sensor = item.collection_id or ""
             key = (sensor, *key[1:])

@@ -34,6 +34,7 @@ from . import (
     export,
     gapfill,
     indicators,
+    indices,
     journal,
     mask,
     reference,
@@ -257,7 +258,7 @@ def environment(
     and object-storage settings (`storage`, the catalog's keys) on every worker."""
     from odc.stac import configure_rio
 
-    from .fetch import gdal_http_options
+    from .download import gdal_http_options
 
     # GDAL retries 429/5xx and connection resets with backoff; a truncated body fails the read
     http: dict[str, Any] = dict(gdal_http_options())
@@ -505,7 +506,7 @@ def _scene_composites(
             scenes, prob, threshold=cp.threshold, dilate_m=rc.mask.dilate_m
         )
     ok = ok & aoi_mod.inside(scenes, p.geometry)  # outside the AOI polygon: NaN
-    idx = cube.compute_indices(mask.apply(scenes, ok), rc.indices)
+    idx = indices.per_scene(mask.apply(scenes, ok), rc.indices)
     cal, extra = rc.source.calibrate, {}
     if cal is not None:  # the fits travel in the composites' attrs (→ composites.zarr, run.json)
         idx, fits = calibrate.harmonise(
@@ -513,7 +514,7 @@ def _scene_composites(
             method=cal.method, apply_fit=cal.apply,
         )  # fmt: skip
         extra["calibration"] = calibrate.to_attrs(fits)
-    spec, qa = rc.composite, sensors.for_collection(colls[0]).QA_BAND
+    spec, qa = rc.composite, sensors.for_collection(colls[0]).qa_band
     reducer = composite.get(spec.reducer)
     out = reducer(
         idx, scl=scenes[qa] if reducer.needs_qa else None,
@@ -526,7 +527,7 @@ def _lst_composites(p: Plan) -> xr.Dataset:
     """Period means of land-surface temperature (K) from the `lst` source, on the grid."""
     rc, spec = p.recipe, p.recipe.lst
     assert spec is not None
-    qa = list(sensors.for_collection(spec.collection).QA_BANDS)
+    qa = list(sensors.for_collection(spec.collection).qa_bands)
     scenes = cube.load(
         p.lst_items, [spec.band, *qa], grid=p.grid, collection=spec.collection,
         chunk=rc.dask.chunk,
@@ -547,28 +548,19 @@ def _variables(rc: Recipe) -> list[str]:
 
 
 def _extra_formats(ctx: Context, *, since: Any = None) -> None:
-    """NetCDF copies (rewritten whole) and COGs (in an update: the periods from `since`)."""
-    rc, result, products, out = ctx.recipe, ctx.result, ctx.products, ctx.out
-    if "netcdf" in rc.output.formats:
-        files = {f"{name}_netcdf": out / f"{name}.nc" for name in products}
-        if ctx.kept("netcdf", *files.values()):
-            result.outputs.update(files)
-        else:
-            with ctx.timed("netcdf"):
-                for name, ds in products.items():
-                    result.outputs[f"{name}_netcdf"] = export.write_netcdf(ds, out / f"{name}.nc")
-    if "cog" in rc.output.formats:
-        catalog_json = out / "cog" / "catalog.json"
-        if ctx.kept("cog", catalog_json):
-            result.outputs["cog"] = catalog_json
-            return
-        cog_vars = list(rc.indices) + [f"{i}_{k}" for i in rc.indices for k in rc.indicators]
-        cog_vars += ["lst_tci"] if "tci" in rc.indicators else []
-        parts = [ds[[v for v in cog_vars if v in ds]] for ds in products.values()]
-        merged = xr.merge(parts, compat="override", join="exact")
-        if since is not None:
-            merged = merged.sel(time=merged.time >= since)
-        names = [v for v in cog_vars if v in merged]
-        with ctx.timed("cog"):
-            export.write_cogs(merged, out / "cog", names, overwrite=since is not None)
-        result.outputs["cog"] = catalog_json
+    """The formats of `export.WRITERS` the recipe names beyond the Zarr stores, in registry
+    order: written whole, or (appending writers, in an update) the periods from `since`."""
+    rc, products = ctx.recipe, ctx.products
+    # the variables published per period (COGs): the indices and their indicators
+    variables = list(rc.indices) + [f"{i}_{k}" for i in rc.indices for k in rc.indicators]
+    variables += ["lst_tci"] if "tci" in rc.indicators else []
+    for writer in export.WRITERS.values():
+        if writer.write is None or writer.name not in rc.output.formats:
+            continue
+        files = writer.files(ctx.out, products)
+        if not ctx.kept(writer.name, *files.values()):
+            with ctx.timed(writer.name):
+                writer.write(
+                    products, ctx.out, variables=variables, since=since if writer.appends else None
+                )
+        ctx.result.outputs.update(files)

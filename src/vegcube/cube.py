@@ -17,16 +17,15 @@ import pystac
 import rasterio.errors
 import xarray as xr
 from odc.geo.geobox import GeoBox
-from odc.loader._rio import RioDriver, RioReader
 from odc.stac import ParsedItem
 from odc.stac import load as stac_load
-from odc.stac._mdtools import StacAuxReader
 
 from . import sensors
+from ._odc import RioDriver, RioReader, StacAuxReader
 from .errors import AccessError, BandError, DataError, VegcubeError
 from .sensors import values
 
-__all__ = ["asset_keys", "compute_indices", "load", "value_rules"]
+__all__ = ["asset_keys", "load", "value_rules"]
 
 
 def asset_keys(
@@ -40,7 +39,7 @@ def asset_keys(
     have = set(items[0].assets) if items else set()
     keys = {}
     for band in bands:
-        aliases = sensor.ASSET_ALIASES.get(band, (band,))
+        aliases = sensor.asset_aliases.get(band, (band,))
         match = next((a for a in aliases if a in have), None)
         if match is None:
             raise BandError(
@@ -99,7 +98,7 @@ def value_rules(
     conflicts: dict[tuple[str, str, str], list[str]] = {}
     for coll, its in groups.items():
         sensor = sensors.for_collection(coll)
-        wanted = [b for b in bands if b in sensor.ASSET_ALIASES and b not in sensor.QA_BANDS]
+        wanted = [b for b in bands if b in sensor.asset_aliases and b not in sensor.qa_bands]
         keys = asset_keys(its, wanted, collection=coll)
         per = rules.setdefault(coll, {})
         for item in _unify(its, keys, sensor):
@@ -132,7 +131,7 @@ def _bands_per_collection(
         return {c: list(bands[c]) for c in groups}
     if len(groups) == 1:
         return {c: list(bands) for c in groups}
-    out = {c: [b for b in bands if b in sensors.for_collection(c).ASSET_ALIASES] for c in groups}
+    out = {c: [b for b in bands if b in sensors.for_collection(c).asset_aliases] for c in groups}
     unused = [b for b in bands if not any(b in v for v in out.values())]
     if unused:
         raise BandError(
@@ -160,7 +159,7 @@ def _load_one(
         day = seen[idx] = parsed.solar_date_at(lon).date()
         return day
 
-    qa = {keys[b] for b in bands if b in sensor.QA_BANDS}
+    qa = {keys[b] for b in bands if b in sensor.qa_bands}
     storage = {keys[b]: sensor.storage(b) for b in bands}
     ds = stac_load(
         items,
@@ -189,7 +188,7 @@ def _load_one(
     out = {}
     for band, key in keys.items():
         da = ds[band]
-        if band in sensor.QA_BANDS:
+        if band in sensor.qa_bands:
             out[band] = da
             continue
         rules = [values.conversion(it, key, band, sensor) for it in firsts]
@@ -199,7 +198,7 @@ def _load_one(
         offset = xr.DataArray(so[:, 1], dims="time", coords={"time": ds.time})
         valid = da if nodata is None or np.isnan(nodata) else da.where(da != nodata)
         value = (valid * scale + offset).astype("float32")
-        value.attrs = _attrs(band, sensor)
+        value.attrs = sensor.attrs(band)
         out[band] = value
     cube = xr.Dataset(out, coords=ds.coords)
     solar = np.array([np.datetime64(d, "ns") for d in sorted(days)])
@@ -208,11 +207,11 @@ def _load_one(
     cube = cube.assign_coords(
         solar_day=("time", solar),
         platform=("time", platform),
-        sensor=("time", [sensor.NAME] * n),
+        sensor=("time", [sensor.name] * n),
         collection=("time", [collection] * n),
     )
     cube.attrs["collection"] = collection
-    cube.attrs["qa_bands"] = [b for b in bands if b in sensor.QA_BANDS]
+    cube.attrs["qa_bands"] = [b for b in bands if b in sensor.qa_bands]
     return cube
 
 
@@ -316,7 +315,9 @@ class _NamedDriver(RioDriver):
         return _NamedReader(src, ctx)
 
 
-def _unify(items: Sequence[pystac.Item], keys: Mapping[str, str], sensor: Any) -> list[pystac.Item]:
+def _unify(
+    items: Sequence[pystac.Item], keys: Mapping[str, str], sensor: sensors.Sensor
+) -> list[pystac.Item]:
     """Items whose asset for a band has another alias (Landsat 7 `lwir` beside Landsat 8/9
     `lwir11`) get it under the key of the first item too (clones; the originals are kept)."""
     out = []
@@ -326,12 +327,12 @@ def _unify(items: Sequence[pystac.Item], keys: Mapping[str, str], sensor: Any) -
             item = item.clone()
             for band, key in missing.items():
                 alt = next(
-                    (a for a in sensor.ASSET_ALIASES.get(band, ()) if a in item.assets), None
+                    (a for a in sensor.asset_aliases.get(band, ()) if a in item.assets), None
                 )
                 if alt is None:
                     raise BandError(
                         f"band {band!r}: item {item.id} has no asset named "
-                        f"{' or '.join(sensor.ASSET_ALIASES.get(band, (band,)))}"
+                        f"{' or '.join(sensor.asset_aliases.get(band, (band,)))}"
                     )
                 item.add_asset(key, item.assets[alt].clone())
         out.append(item)
@@ -349,14 +350,6 @@ def _resampling(item: pystac.Item, key: str, grid: GeoBox) -> str:
     coarse = native is not None and 1.5 * float(native) <= abs(grid.resolution.x)
     geographic = grid.crs is not None and grid.crs.geographic
     return "average" if coarse and not geographic else "bilinear"
-
-
-def _attrs(band: str, sensor: Any) -> dict[str, str]:
-    if band in sensor.INDEX_BANDS.values():
-        return {"units": "1", "long_name": f"{band} (ready-made by the {sensor.NAME} product)"}
-    if band in ("lwir", "lwir11"):
-        return {"units": "K", "long_name": "surface temperature"}
-    return {"units": "1", "long_name": f"{band} surface reflectance"}
 
 
 def _combine(parts: list[xr.Dataset]) -> xr.Dataset:
@@ -390,35 +383,3 @@ def _combine(parts: list[xr.Dataset]) -> xr.Dataset:
     ds.attrs["collections"] = [p.attrs["collection"] for p in parts]
     ds.attrs["qa_bands"] = sorted({q for p in parts for q in p.attrs["qa_bands"]})
     return ds
-
-
-def compute_indices(ds: xr.Dataset, names: Sequence[str]) -> xr.Dataset:
-    """Indices per scene: read from the product band where the scene's sensor delivers the
-    index ready-made (MOD13Q1 `ndvi`, `evi`), else computed from the reflectances.
-
-    A cube without a `sensor` coordinate is computed from reflectances only.
-    """
-    from . import indices
-
-    per_scene = ds["sensor"].values if "sensor" in ds.coords else np.array([""] * ds.sizes["time"])
-    out = {}
-    for name in names:
-        ready = {s.NAME for s in sensors.SENSORS if name in s.INDEX_BANDS}
-        direct = np.isin(per_scene, sorted(ready))
-        if direct.all():
-            band = sensors.for_name(str(per_scene[0])).INDEX_BANDS[name]
-            if band not in ds:
-                raise BandError(f"index {name!r}: band {band!r} is not in the cube")
-            da = ds[band].rename(name)
-            da.attrs = {"long_name": indices.resolve(name).long_name, "units": "1"}
-        else:
-            subset = ds[[b for b in indices.resolve(name).bands if b in ds]]
-            da = indices.compute(subset, [name])[name]
-            if direct.any():
-                bands = {sensors.for_name(str(s)).INDEX_BANDS[name] for s in per_scene[direct]}
-                taken = ds[bands.pop()]
-                use = xr.DataArray(direct, dims="time", coords={"time": ds.time})
-                da = xr.where(use, taken, da, keep_attrs=True).astype("float32")
-        out[name] = da
-    attrs = {k: v for k, v in ds.attrs.items() if k != "qa_bands"}
-    return xr.Dataset(out, coords=ds.coords, attrs=attrs)

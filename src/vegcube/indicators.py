@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import xarray as xr
 
+from .errors import InputError
+
 __all__ = ["DROUGHT_CLASSES", "INDICATORS", "compute", "drought_class", "tci", "vhi"]
 
 INDICATORS = ("vci", "zscore", "anomaly", "pct_normal", "drought_class", "tci", "vhi")
@@ -34,7 +36,7 @@ def drought_class(
     zmax = thresholds.get("zscore_max")
     if zmax is not None:
         if zscore is None:
-            raise ValueError("drought classes with zscore_max need the z-score")
+            raise InputError("drought classes with zscore_max need the z-score")
         cls = xr.where(zscore <= zmax, cls, np.int8(0))
     cls = xr.where(vci.notnull(), cls, np.int8(FILL)).astype("int8")
     rule = ", ".join(f"{k} < {v:g}" for k, v in thresholds.items() if k in _CODES)
@@ -72,7 +74,7 @@ def compute(
     """
     unknown = [i for i in indicators if i not in INDICATORS]
     if unknown:
-        raise ValueError(f"unknown indicators {unknown}; choose from {list(INDICATORS)}")
+        raise InputError(f"unknown indicators {unknown}; choose from {list(INDICATORS)}")
     poy = xr.DataArray(np.asarray(comp["period_of_year"].values), dims="time")
     out = xr.Dataset(coords={k: v for k, v in comp.coords.items() if k != "spatial_ref"})
     # each period's reference, looked up once for all variables
@@ -83,7 +85,7 @@ def compute(
     heat = None
     if {"tci", "vhi"} & set(indicators):
         if lst is None or lst not in comp:
-            raise ValueError("tci and vhi need a land-surface temperature variable (lst=...)")
+            raise InputError("tci and vhi need a land-surface temperature variable (lst=...)")
         heat = tci(comp[lst], r, name=lst).where(r[f"{lst}_count"] >= min_years)
         if "tci" in indicators:
             out[f"{lst}_tci"] = heat
@@ -138,7 +140,7 @@ def tci(t: xr.DataArray, ref: xr.Dataset, *, name: str = "lst") -> xr.DataArray:
 def vhi(vci: xr.DataArray, tci: xr.DataArray, *, alpha: float = 0.5) -> xr.DataArray:
     """Vegetation health index: alpha·VCI + (1 − alpha)·TCI (Kogan), in [0, 100]."""
     if not 0 <= alpha <= 1:
-        raise ValueError(f"alpha must be in [0, 1]; got {alpha}")
+        raise InputError(f"alpha must be in [0, 1]; got {alpha}")
     out = (alpha * vci + (1 - alpha) * tci).astype("float32")
     out.attrs = {"long_name": f"vegetation health index (alpha {alpha:g})", "units": "percent"}
     return out

@@ -9,7 +9,10 @@ from functools import lru_cache
 import numpy as np
 import xarray as xr
 
-__all__ = ["IndexSpec", "compute", "normalized_difference", "resolve"]
+from . import sensors
+from .errors import BandError
+
+__all__ = ["IndexSpec", "compute", "normalized_difference", "per_scene", "resolve"]
 
 #: spyndex band symbols → common band names (Sentinel-2 / Landsat naming of STAC `eo:bands`)
 SPYNDEX_BANDS = {
@@ -100,8 +103,6 @@ def compute(ds: xr.Dataset, indices: Sequence[str]) -> xr.Dataset:
         spec = resolve(name)
         missing = [b for b in spec.bands if b not in ds]
         if missing:
-            from .errors import BandError
-
             raise BandError(
                 f"index {name!r} needs bands {list(spec.bands)}; missing {missing} "
                 f"(the cube has {', '.join(map(str, ds.data_vars))})"
@@ -132,3 +133,35 @@ def _spyndex(ds: xr.Dataset, spec: IndexSpec) -> xr.DataArray:
     da = spyndex.computeIndex(index=spec.spyndex_name, params=params)
     da = da.where(np.isfinite(da))
     return da.astype("float32")
+
+
+def per_scene(ds: xr.Dataset, names: Sequence[str]) -> xr.Dataset:
+    """Indices per scene: read from the product band where the scene's sensor delivers the
+    index ready-made (MOD13Q1 `ndvi`, `evi`), else computed from the reflectances.
+
+    A cube without a `sensor` coordinate is computed from reflectances only.
+    """
+    scene_sensors = (
+        ds["sensor"].values if "sensor" in ds.coords else np.array([""] * ds.sizes["time"])
+    )
+    out = {}
+    for name in names:
+        ready = {s.name for s in sensors.SENSORS if name in s.index_bands}
+        direct = np.isin(scene_sensors, sorted(ready))
+        if direct.all():
+            band = sensors.for_name(str(scene_sensors[0])).index_bands[name]
+            if band not in ds:
+                raise BandError(f"index {name!r}: band {band!r} is not in the cube")
+            da = ds[band].rename(name)
+            da.attrs = {"long_name": resolve(name).long_name, "units": "1"}
+        else:
+            subset = ds[[b for b in resolve(name).bands if b in ds]]
+            da = compute(subset, [name])[name]
+            if direct.any():
+                bands = {sensors.for_name(str(s)).index_bands[name] for s in scene_sensors[direct]}
+                taken = ds[bands.pop()]
+                use = xr.DataArray(direct, dims="time", coords={"time": ds.time})
+                da = xr.where(use, taken, da, keep_attrs=True).astype("float32")
+        out[name] = da
+    attrs = {k: v for k, v in ds.attrs.items() if k != "qa_bands"}
+    return xr.Dataset(out, coords=ds.coords, attrs=attrs)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Hashable, Iterable, Mapping, Sequence
-from types import ModuleType
 from typing import Any
 
 import dask.array as darr
@@ -30,7 +29,7 @@ __all__ = [
 ]
 
 #: L1C bands s2cloudless reads, in its order (B01, B02, B04, B05, B08, B8A, B09, B10, B11, B12)
-CLOUD_PROBABILITY_BANDS = _sensors.sentinel2_l1c.CLOUD_BANDS
+CLOUD_PROBABILITY_BANDS = _sensors.SENTINEL2_L1C.cloud_bands
 
 
 def scl_invalid(scl: xr.DataArray, classes: Iterable[int]) -> xr.DataArray:
@@ -76,7 +75,7 @@ def dilate(flag: xr.DataArray, *, metres: float, resolution: float | None = None
 def valid(
     cube: xr.Dataset,
     *,
-    scl_classes: Iterable[int] = (0, 1, 3, 8, 9, 10),
+    scl_classes: Iterable[Hashable] = _sensors.SENTINEL2.default_flags,
     dilate_m: float = 0,
     qa_band: str | None = None,
     bands: Iterable[str] | None = None,
@@ -86,21 +85,16 @@ def valid(
 
     Each scene's QA band is decoded by its sensor (the `sensor` coordinate; a cube without one
     is Sentinel-2): `qa_flags` maps a sensor name (`landsat`, `modis13q1`, …) to the flags it
-    masks (its `DEFAULT_FLAGS` if absent); Sentinel-2 masks the SCL `scl_classes` unless
+    masks (its `default_flags` if absent); Sentinel-2 masks the SCL `scl_classes` unless
     `qa_flags` names `sentinel2`. Cloud and shadow flags are grown by `dilate_m` metres, the
     others (no data, fill, snow…) are not. NaN in any of the sensor's bands is invalid too.
     """
     plan = _scene_sensors(cube)
+    chosen = {_sensors.SENTINEL2.name: scl_classes, **(qa_flags or {})}
     parts = []
     for sensor, positions in plan:
         sub = cube if positions is None else cube.isel(time=positions)
-        flags: Iterable[Hashable]
-        if qa_flags is not None and sensor.NAME in qa_flags:
-            flags = qa_flags[sensor.NAME]
-        elif sensor.NAME == "sentinel2":
-            flags = scl_classes
-        else:
-            flags = sensor.DEFAULT_FLAGS
+        flags = chosen.get(sensor.name, sensor.default_flags)
         qa_name = qa_band or _qa_name(sub, sensor)
         bad, cloudy = sensor.invalid(sub[qa_name], flags=flags)
         if dilate_m > 0:
@@ -114,7 +108,7 @@ def valid(
             names = [
                 str(v)
                 for v in sub.data_vars
-                if v not in qas and (not own or v in sensor.ASSET_ALIASES)
+                if v not in qas and (not own or v in sensor.asset_aliases)
             ]
         for name in names:
             bad = bad | sub[name].isnull()
@@ -128,14 +122,14 @@ def valid(
     return out
 
 
-def _scene_sensors(cube: xr.Dataset) -> list[tuple[ModuleType, np.ndarray | None]]:
-    """(sensor module, time positions or None for all) per sensor present in the cube."""
+def _scene_sensors(cube: xr.Dataset) -> list[tuple[_sensors.Sensor, np.ndarray | None]]:
+    """(sensor, time positions or None for all) per sensor present in the cube."""
     if "sensor" not in cube.coords:
         coll = str(cube.attrs.get("collection", "sentinel-2-l2a"))
         try:
             return [(_sensors.for_collection(coll), None)]
         except VegcubeError:
-            return [(_sensors.sentinel2, None)]
+            return [(_sensors.SENTINEL2, None)]
     names = np.asarray(cube["sensor"].values).astype(str)
     unique = list(dict.fromkeys(names.tolist()))
     if len(unique) == 1:
@@ -143,14 +137,12 @@ def _scene_sensors(cube: xr.Dataset) -> list[tuple[ModuleType, np.ndarray | None
     return [(_sensors.for_name(u), np.flatnonzero(names == u)) for u in unique]
 
 
-def _qa_name(cube: xr.Dataset, sensor: ModuleType) -> str:
-    if sensor.QA_BAND in cube:
-        return str(sensor.QA_BAND)
-    for name in sensor.QA_BANDS:
-        if name in cube and name != "composite_doy":
-            return str(name)
+def _qa_name(cube: xr.Dataset, sensor: _sensors.Sensor) -> str:
+    for name in (sensor.qa_band, *sensor.qa_fallbacks):
+        if name and name in cube:
+            return name
     raise BandError(
-        f"mask: the {sensor.NAME} scenes need their QA band {sensor.QA_BAND!r}; the cube has "
+        f"mask: the {sensor.name} scenes need their QA band {sensor.qa_band!r}; the cube has "
         f"{', '.join(map(str, cube.data_vars))}"
     )
 
@@ -298,7 +290,8 @@ def probable_clouds(
         name="probable_clouds",
     )
     if "sensor" in scenes.coords:
-        s2 = np.asarray(scenes["sensor"].values).astype(str) == _sensors.sentinel2.NAME
+        masked = [s.name for s in _sensors.SENSORS if s.cloud_probability]
+        s2 = np.isin(np.asarray(scenes["sensor"].values).astype(str), masked)
         out = out & xr.DataArray(s2, dims="time", coords={"time": scenes["time"]})
     if dilate_m > 0:
         out = dilate(out, metres=dilate_m)

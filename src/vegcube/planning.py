@@ -69,7 +69,7 @@ def plan(recipe: Recipe | dict[str, Any] | str | os.PathLike[str]) -> Plan:
     per = {c: sensors.bands_for(c, rc.indices) for c in colls}  # SourceError: unknown collection
     bands = list(dict.fromkeys(b for c in colls for b in per[c]))
     scl_only = composite.get(rc.composite.reducer).needs_qa
-    if scl_only and any(sensors.for_collection(c).NAME != "sentinel2" for c in colls):
+    if scl_only and any(sensors.for_collection(c).qa_band != "scl" for c in colls):
         raise RecipeError(
             f"composite.reducer: {rc.composite.reducer!r} scores scenes by their Sentinel-2 "
             f"SCL; use median, mean, max or min with {', '.join(colls)}"
@@ -120,7 +120,7 @@ def plan(recipe: Recipe | dict[str, Any] | str | os.PathLike[str]) -> Plan:
     cp = rc.mask.cloud_probability
     if cp is not None:
         field_ = "mask.cloud_probability"
-        if sensors.sentinel2 not in [sensors.for_collection(c) for c in colls]:
+        if not any(sensors.for_collection(c).cloud_probability for c in colls):
             raise RecipeError(f"{field_}: needs a Sentinel-2 L2A collection in source.collection")
         try:
             mask.cloud_probability_model()
@@ -153,7 +153,7 @@ def plan(recipe: Recipe | dict[str, Any] | str | os.PathLike[str]) -> Plan:
         s2_days = {
             day(it)
             for it in items
-            if sensors.for_collection(it.collection_id or colls[0]) is sensors.sentinel2
+            if sensors.for_collection(it.collection_id or colls[0]).cloud_probability
         }
         cloud_items = [it for it in found if day(it) in s2_days]
     lst_items, lst_without = _lst_items(rc, geom)
@@ -205,7 +205,7 @@ def _lst_items(rc: Recipe, geom: Any) -> tuple[list[pystac.Item], list[str]]:
         end=rc.time.end,
         max_cloud_cover=spec.max_cloud_cover,
     )
-    aliases = sensors.for_collection(spec.collection).ASSET_ALIASES.get(spec.band, (spec.band,))
+    aliases = sensors.for_collection(spec.collection).asset_aliases.get(spec.band, (spec.band,))
     without = [it.id for it in found if not any(a in it.assets for a in aliases)]
     found = [it for it in found if it.id not in without]
     if not found:
@@ -218,7 +218,7 @@ def _lst_items(rc: Recipe, geom: Any) -> tuple[list[pystac.Item], list[str]]:
     try:
         cube.asset_keys(
             found,
-            [spec.band, *sensors.for_collection(spec.collection).QA_BANDS],
+            [spec.band, *sensors.for_collection(spec.collection).qa_bands],
             collection=spec.collection,
         )
     except BandError as exc:

@@ -24,7 +24,9 @@ from pydantic import (
     model_validator,
 )
 
+from . import export as _export
 from .errors import RecipeError
+from .sensors import LANDSAT, MODIS09A1, MODIS13Q1, SENTINEL2, Sensor
 
 __all__ = [
     "AOISpec",
@@ -122,19 +124,9 @@ class AOISpec(_Section):
                 f"give exactly one of bbox, path or geometry (got {', '.join(given) or 'none'})"
             )
         if self.bbox is not None:
-            w, s, e, n = self.bbox
-            # RFC 7946 antimeridian form (west > east); a wide one is rather a swapped order
-            if -180 <= e < w <= 180 and -90 <= s < n <= 90 and e - w + 360 < 180:
-                raise ValueError(
-                    f"bbox {list(self.bbox)} crosses the antimeridian (west > east), which is "
-                    f"not supported: split it at 180° into two runs, [{w}, {s}, 180, {n}] "
-                    f"and [-180, {s}, {e}, {n}]"
-                )
-            if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
-                raise ValueError(
-                    "bbox must be [west, south, east, north] in degrees with west < east, "
-                    f"south < north, within ±180/±90; got {list(self.bbox)}"
-                )
+            from .aoi import check_bbox
+
+            check_bbox(self.bbox)
         return self
 
 
@@ -258,40 +250,37 @@ class CloudProbabilitySpec(_Section):
         try:
             sensors.for_collection(v)
         except SourceError as exc:
-            known = ", ".join(c for m in sensors.AUXILIARY for c in m.COLLECTIONS)
+            known = ", ".join(c for m in sensors.AUXILIARY for c in m.collections)
             raise ValueError(f"{v!r} is not supported; known: {known}") from exc
         return v
+
+
+def _accepted(sensor: Sensor) -> str:
+    return ", ".join(map(str, sensor.qa_flags))
+
+
+def _defaults(sensor: Sensor) -> list[Any]:
+    return list(sensor.default_flags)
 
 
 class MaskSpec(_Section):
     """Which pixels are invalid."""
 
+    # one key per sensor (its `mask_key`); defaults and accepted flags are the sensor's
     sentinel2_scl: list[int] = Field(
-        [0, 1, 3, 8, 9, 10], description="Sentinel-2 SCL classes to mask (0..11)"
+        _defaults(SENTINEL2), description="Sentinel-2 SCL classes to mask (0..11)"
     )
     landsat_qa: list[str] = Field(
-        ["fill", "dilated_cloud", "cirrus", "cloud", "shadow", "snow"],
-        description="Landsat QA_PIXEL flags to mask: fill, dilated_cloud, cirrus, cloud, "
-        "shadow, snow, water, not_clear",
+        _defaults(LANDSAT),
+        description=f"Landsat QA_PIXEL flags to mask: {_accepted(LANDSAT)}",
     )
     modis13q1_qa: list[str] = Field(
-        ["fill", "cloudy", "not_produced", "low_usefulness", "mixed_clouds", "shadow", "snow"],
-        description="MOD13Q1 VI Quality flags to mask: fill, cloudy, not_produced, "
-        "low_usefulness, adjacent_cloud, mixed_clouds, snow, shadow",
+        _defaults(MODIS13Q1),
+        description=f"MOD13Q1 VI Quality flags to mask: {_accepted(MODIS13Q1)}",
     )
     modis09a1_qa: list[str] = Field(
-        [
-            "fill",
-            "cloud",
-            "mixed_cloud",
-            "shadow",
-            "cirrus",
-            "internal_cloud",
-            "snow",
-            "internal_snow",
-        ],
-        description="MOD09A1 state QA flags to mask: fill, cloud, mixed_cloud, shadow, cirrus, "
-        "internal_cloud, snow, adjacent_cloud, internal_snow",
+        _defaults(MODIS09A1),
+        description=f"MOD09A1 state QA flags to mask: {_accepted(MODIS09A1)}",
     )
     dilate_m: float = Field(
         0,
@@ -308,7 +297,7 @@ class MaskSpec(_Section):
     @field_validator("sentinel2_scl")
     @classmethod
     def _scl_range(cls, v: list[int]) -> list[int]:
-        bad = [c for c in v if not 0 <= c <= 11]
+        bad = [c for c in v if c not in SENTINEL2.qa_flags]
         if bad:
             raise ValueError(f"SCL classes are 0..11; got {bad}")
         return v
@@ -318,16 +307,16 @@ class MaskSpec(_Section):
     def _known_flags(cls, v: list[str], info: ValidationInfo) -> list[str]:
         from . import sensors
 
-        sensor = next(s for s in sensors.SENSORS if info.field_name == s.MASK_KEY)
+        sensor = next(s for s in sensors.SENSORS if info.field_name == s.mask_key)
         sensors.check_flags(sensor, v)  # ValueError listing the accepted names
         return v
 
     @property
     def qa_flags(self) -> dict[str, list[Any]]:
-        """Flags to mask per sensor name (`sensors.<module>.NAME`), for `mask.valid`."""
+        """Flags to mask per sensor name (`Sensor.name`), for `mask.valid`."""
         from . import sensors
 
-        return {s.NAME: list(getattr(self, s.MASK_KEY)) for s in sensors.SENSORS}
+        return {s.name: list(getattr(self, s.mask_key)) for s in sensors.SENSORS}
 
 
 class CompositeSpec(_Section):
@@ -496,10 +485,10 @@ class LstSpec(_Section):
             sensor = sensors.for_collection(self.collection)
         except SourceError as exc:
             raise ValueError(str(exc).replace("source.collection: ", "collection: ")) from None
-        if self.band not in sensor.ASSET_ALIASES:
+        if self.band not in sensor.asset_aliases:
             raise ValueError(
                 f"band: {self.band!r} is not a band of {self.collection}; "
-                f"known: {', '.join(sensor.ASSET_ALIASES)}"
+                f"known: {', '.join(sensor.asset_aliases)}"
             )
         return self
 
@@ -524,6 +513,12 @@ class DroughtClasses(_Section):
         return self
 
 
+if typing.TYPE_CHECKING:
+    _Format = str
+else:  # the accepted output.formats: the names of the writers' registry
+    _Format = Literal[tuple(_export.WRITERS)]
+
+
 class OutputSpec(_Section):
     """Where and what to write."""
 
@@ -536,9 +531,7 @@ class OutputSpec(_Section):
             raise ValueError("must name a folder (an empty one would be the recipe's own)")
         return v
 
-    formats: list[Literal["zarr", "cog", "netcdf"]] = Field(
-        ["zarr"], description="zarr, cog, netcdf"
-    )
+    formats: list[_Format] = Field(["zarr"], description=", ".join(_export.WRITERS))
     report: bool = Field(False, description="write OUT/report/index.html (maps, plots, table)")
 
 

@@ -12,6 +12,7 @@ import pandas as pd
 import xarray as xr
 
 from .composite import PERIODS_PER_YEAR
+from .errors import InputError
 
 __all__ = ["STATS", "compute", "statistics"]
 
@@ -70,7 +71,7 @@ def compute(
     times = pd.DatetimeIndex(comp.time.values)
     inside = (times >= pd.Timestamp(start)) & (times <= pd.Timestamp(end))
     if not inside.any():
-        raise ValueError(f"reference {start}..{end}: no period of the data lies inside it")
+        raise InputError(f"reference {start}..{end}: no period of the data lies inside it")
     period = comp.attrs.get("period", "dekad")
     poy = np.asarray(comp["period_of_year"].values)
     every = np.arange(1, PERIODS_PER_YEAR.get(period, 36) + 1, dtype="int16")

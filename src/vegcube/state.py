@@ -354,7 +354,9 @@ def _planned(recipe: dict[str, Any]) -> list[str]:
         names.append("reference")
         if recipe.get("indicators"):
             names.append("indicators")
-    names += [f for f in ("netcdf", "cog") if f in formats]
+    from .export import WRITERS  # the formats written after the stores, in registry order
+
+    names += [w.name for w in WRITERS.values() if w.write is not None and w.name in formats]
     if recipe.get("regions"):
         names.append("zonal")
     if output.get("report") and recipe.get("reference"):

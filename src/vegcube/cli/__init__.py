@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from . import _common
 from . import demo as _demo
 from . import download as _download
 from . import recipe as _recipe
@@ -21,6 +22,31 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        typer.echo(f"vegcube {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+    traceback: bool = typer.Option(
+        False,
+        "--traceback",
+        help="On a failure, also print where it happened (OUT/log always keeps it).",
+    ),
+) -> None:
+    """Vegetation and drought indicators from open satellite archives, on your machine."""
+    _common.settings.traceback = traceback
+
+
 app.command("run")(_run.run)
 app.command("search")(_search.search)
 app.command("update")(_update.update)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,17 @@ from rich.markup import escape
 from ..errors import VegcubeError
 
 console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+@dataclass
+class Settings:
+    """Options of the `vegcube` command itself (before the subcommand)."""
+
+    #: print the traceback of a failure (`--traceback`)
+    traceback: bool = False
+
+
+settings = Settings()
 
 QuietOption = typer.Option(False, "--quiet", "-q", help="Print only errors (for cron).")
 
@@ -67,19 +79,21 @@ def exit_codes(
     since = dt.datetime.now(dt.timezone.utc)
     try:
         yield
-    except VegcubeError as exc:
-        kind = "bad input" if exc.exit_code == 2 else "failed"
-        hint = "" if exc.exit_code == 2 else f"\n{_kept(out, rerun, since)}"
+    except typer.Exit:
+        raise
+    except Exception as exc:
+        if settings.traceback:
+            console.print_exception()
+        if isinstance(exc, VegcubeError):
+            kind = "bad input" if exc.exit_code == 2 else "failed"
+            hint = "" if exc.exit_code == 2 else f"\n{_kept(out, rerun, since)}"
+            text, code = f"{kind}):[/] {escape(str(exc))}{hint}", exc.exit_code
+        else:  # a failure during the run: say what, keep the exit code 1
+            what = escape(f"{type(exc).__name__}: {exc}")
+            text, code = f"failed):[/] {what}\n{_kept(out, rerun, since)}", 1
         # messages quote user values ("[west, south, east, north]"): never read them as markup
-        console.print(f"[bold red]error ({kind}):[/] {escape(str(exc))}{hint}", soft_wrap=True)
-        raise typer.Exit(exc.exit_code) from None
-    except Exception as exc:  # a failure during the run: say what, keep the exit code 1
-        console.print(
-            f"[bold red]error (failed):[/] {escape(f'{type(exc).__name__}: {exc}')}"
-            f"\n{_kept(out, rerun, since)}",
-            soft_wrap=True,
-        )
-        raise typer.Exit(1) from None
+        console.print(f"[bold red]error ({text}", soft_wrap=True)
+        raise typer.Exit(code) from None
 
 
 def recipe_out(recipe: Path) -> Callable[[], Path | None]:

@@ -12,7 +12,7 @@ import typer
 from ._common import QuietOption, console, exit_codes
 
 if TYPE_CHECKING:
-    from ..fetch import DownloadProgress
+    from ..download import DownloadProgress
 
 
 def download(
@@ -42,10 +42,10 @@ def download(
     A rerun skips complete files and resumes partial ones. Credentials: VEGCUBE_HTTP_TOKEN
     (a bearer token) or ~/.netrc; never printed or written.
     """
-    from ..fetch import download as fetch_download
+    from ..download import download as mirror_download
 
     with exit_codes(rerun=_RERUN), _progress(quiet) as (say, show):
-        mirror = fetch_download(
+        mirror = mirror_download(
             recipe,
             to=to,
             workers=workers,

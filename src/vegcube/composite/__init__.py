@@ -19,6 +19,7 @@ from typing import Any
 
 import xarray as xr
 
+from ..errors import InputError
 from . import synthesis
 from .periods import PERIODS_PER_YEAR, Period, period_index, periods, provisional, to_monthly
 from .statistics import STATISTICS, Statistic, composite
@@ -87,7 +88,7 @@ class Reducer:
         accepted = self.parameters()
         unknown = sorted(set(params) - set(accepted))
         if unknown:
-            raise ValueError(
+            raise InputError(
                 f"{', '.join(unknown)}: not a parameter of reducer {self.name!r}; accepted: "
                 f"{', '.join(sorted(accepted)) or 'none'}"
             )
@@ -97,7 +98,7 @@ class Reducer:
                 out[name] = TypeAdapter(types[name]).validate_python(value, strict=True)
             except ValidationError as exc:
                 first = exc.errors()[0]["msg"]
-                raise ValueError(
+                raise InputError(
                     f"{name}: {value!r} is not accepted ({first}); default {accepted[name]!r}"
                 ) from None
         if self.check is not None:
@@ -130,7 +131,7 @@ class Reducer:
         reducers that need it)."""
         if self.needs_qa:
             if scl is None:
-                raise ValueError(f"reducer {self.name!r} needs the scene classification (scl)")
+                raise InputError(f"reducer {self.name!r} needs the scene classification (scl)")
             return self.fn(indices, scl=scl, period=period, start=start, end=end, **params)
         return self.fn(indices, period=period, start=start, end=end, **params)
 
@@ -199,4 +200,4 @@ def get(name: str) -> Reducer:
     try:
         return REDUCERS[name]
     except KeyError:
-        raise ValueError(f"reducer must be one of {list(REDUCERS)}; got {name!r}") from None
+        raise InputError(f"reducer must be one of {list(REDUCERS)}; got {name!r}") from None

@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ..errors import InputError
+
 __all__ = ["PERIODS_PER_YEAR", "Period", "period_index", "periods", "provisional", "to_monthly"]
 
 Period = Literal["dekad", "month"]
@@ -28,7 +30,7 @@ def _starts(dates: pd.DatetimeIndex, period: Period) -> pd.DatetimeIndex:
 def period_index(dates: pd.DatetimeIndex, period: Period) -> pd.DataFrame:
     """Per date: its period's start, end (inclusive day) and period of year (1..36 or 1..12)."""
     if period not in PERIODS_PER_YEAR:
-        raise ValueError(f"period must be one of {list(PERIODS_PER_YEAR)}; got {period!r}")
+        raise InputError(f"period must be one of {list(PERIODS_PER_YEAR)}; got {period!r}")
     start = _starts(pd.DatetimeIndex(dates).normalize(), period)
     if period == "month":
         end = start + pd.offsets.MonthEnd(0)
@@ -80,7 +82,7 @@ def to_monthly(ds: xr.Dataset, *, variables: Sequence[str] | None = None) -> xr.
     Coordinates `period_end`, `period_of_year` (1..12) and `provisional` (any dekad) follow.
     """
     if ds.attrs.get("period", "dekad") != "dekad":
-        raise ValueError(f"to_monthly needs dekad composites; got period {ds.attrs['period']!r}")
+        raise InputError(f"to_monthly needs dekad composites; got period {ds.attrs['period']!r}")
     names = (
         list(variables)
         if variables is not None

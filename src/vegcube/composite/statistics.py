@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ..errors import InputError
 from .periods import Period, period_index, periods
 
 __all__ = ["STATISTICS", "Statistic", "composite"]
@@ -39,7 +40,7 @@ def composite(
     without a valid observation is NaN with count 0.
     """
     if reducer not in ("median", "mean", "max", "min"):
-        raise ValueError(f"reducer must be median, mean, max or min; got {reducer!r}")
+        raise InputError(f"reducer must be median, mean, max or min; got {reducer!r}")
     dates = pd.DatetimeIndex(ds[date_coord].values if date_coord in ds.coords else ds.time.values)
     if not dates.is_monotonic_increasing:
         order = np.argsort(dates.values, kind="stable")

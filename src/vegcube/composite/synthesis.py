@@ -21,6 +21,7 @@ import pandas as pd
 import xarray as xr
 from scipy import ndimage
 
+from ..errors import InputError
 from .periods import Period, periods
 
 __all__ = ["FLAGS", "best_available_pixel", "check_bap", "check_weighted", "weighted_synthesis"]
@@ -50,7 +51,7 @@ def _check(
     if not ok:
         side = f"> {low}" if open_low else f">= {low}"
         rng = side if high == math.inf else f"{side} and <= {high}"
-        raise ValueError(f"{name} must be a number {rng}; got {value!r}")
+        raise InputError(f"must be a number {rng}; got {value!r}", field=name)
 
 
 def _prepare(ds: xr.Dataset, scl: xr.DataArray, date_coord: str):
@@ -58,13 +59,13 @@ def _prepare(ds: xr.Dataset, scl: xr.DataArray, date_coord: str):
     names = [str(v) for v in ds.data_vars if v != scl.name]
     bad = [n for n in names if not np.issubdtype(ds[n].dtype, np.floating)]
     if not names or bad:
-        raise ValueError(
+        raise InputError(
             f"ds: needs float variables (NaN = invalid) besides the SCL band; "
             f"{'not float: ' + ', '.join(bad) if bad else 'none found'}"
         )
     same_time = "time" not in scl.coords or np.array_equal(scl.time.values, ds.time.values)
     if not same_time or any(scl.sizes.get(d) != ds.sizes.get(d) for d in ("time", "y", "x")):
-        raise ValueError(
+        raise InputError(
             f"scl: must be the SCL of the scenes of ds, dims (time, y, x) and the same times; "
             f"got {dict(scl.sizes)} for ds {dict(ds.sizes)}"
         )
@@ -82,7 +83,7 @@ def _per_scene(ds: xr.Dataset, mapping: Mapping[str, float] | None, param: str) 
         return np.ones(n)
     key = next((k for k in ("sensor", "platform") if k in ds.coords), None)
     if key is None:
-        raise ValueError(
+        raise InputError(
             f"{param}: ds has no per-scene 'sensor' or 'platform' coordinate to look up; "
             f"add one (ds.assign_coords(platform=('time', [...]))) or pass {param}=None"
         )
@@ -166,7 +167,7 @@ def _synthesise(
         period,
     )
     if table.empty:
-        raise ValueError(f"end must not be before start; got start={start!r}, end={end!r}")
+        raise InputError(f"end must not be before start; got start={start!r}, end={end!r}")
     step = {d: abs(float(ds[d][1] - ds[d][0])) for d in "yx" if ds.sizes[d] > 1}
     res = (step.get("y", step.get("x", 1.0)), step.get("x", step.get("y", 1.0)))
     arrays = [scl.transpose("time", "y", "x").data] + [
@@ -293,7 +294,7 @@ def check_bap(
         _check(name, float(value), 0.0)
     if isinstance(target, str):
         if target not in ("centre", "start", "end"):
-            raise ValueError(
+            raise InputError(
                 f"target must be 'centre', 'start', 'end' or days after the period start; "
                 f"got {target!r}"
             )

@@ -1,102 +1,109 @@
-"""Per-sensor facts. One module per sensor; `for_collection` picks it.
+"""Per-sensor facts: one `Sensor` record per sensor module, and the registry that finds them.
 
-Every sensor module exposes the same interface, so supporting a new sensor (VIIRS, …) is a new
-module added to `_SENSORS`, not edits across the code:
-
-=================  ==========================================================================
-``NAME``           sensor id: the value of a cube's ``sensor`` coordinate
-``COLLECTIONS``    STAC collection ids it describes
-``ASSET_ALIASES``  common band name → asset keys seen in catalogs (first match wins)
-``QA_BAND``        common name of the QA band the masks decode
-``QA_BANDS``       every QA-like band (never scaled, dropped by `mask.apply`)
-``INDEX_BANDS``    index name → band holding it ready-made (MOD13Q1 NDVI); empty otherwise
-``MASK_KEY``       the recipe ``mask`` key listing this sensor's flags
-``QA_FLAGS``       accepted flags (SCL class numbers or bit-flag names) → description
-``DEFAULT_FLAGS``  flags masked when the recipe does not say
-``CLOUD_FLAGS``    the flags that are clouds or shadows: only these are dilated
-``storage(band)``  {data_type, nodata} of an asset, for items without ``raster:bands``
-``scale_offset(properties, band=None)``  DN → physical value when ``raster:bands`` is absent
-``invalid(qa, *, flags)``  → (bad, cloud_like) booleans: flags not to grow, and to grow
-=================  ==========================================================================
+Each module (`sentinel2`, `landsat`, `modis`, `modis09`, `sentinel2_l1c`) builds one frozen
+`Sensor` from its own tables and functions: its name and collections, asset names per catalog,
+storage per band, DN → value rule (`Sensor.scale_offset`), QA band, flags and their decoding
+(`Sensor.invalid`), default and cloud flags, the recipe ``mask`` key, ready-made index bands,
+how an item names its tile (`Sensor.tile`) and the attributes of its bands (`Sensor.attrs`).
+Supporting a new sensor (VIIRS, …) is a new module and one line in `SENSORS` (or
+`AUXILIARY`), not edits across the code; `vegcube.sensors.values` applies the DN → value
+rules in their documented precedence.
 
 Auxiliary sensors (`AUXILIARY`: Sentinel-2 L1C, read for s2cloudless cloud probability) have
-the same interface with empty QA facts; `for_collection` finds them, `SENSORS` (the sensors a
+the same record with empty QA facts; `for_collection` finds them, `SENSORS` (the sensors a
 ``source`` is made of) does not list them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Sequence
-from types import ModuleType
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from typing import Any
 
 from ..errors import SourceError
-from . import landsat, modis, modis09, sentinel2, sentinel2_l1c
+from ._sensor import Sensor
+from .landsat import LANDSAT
+from .modis import MODIS13Q1
+from .modis09 import MODIS09A1
+from .sentinel2 import SENTINEL2
+from .sentinel2_l1c import SENTINEL2_L1C
 
 __all__ = [
     "AUXILIARY",
+    "LANDSAT",
+    "MODIS09A1",
+    "MODIS13Q1",
     "SENSORS",
+    "SENTINEL2",
+    "SENTINEL2_L1C",
+    "Sensor",
     "bands_for",
     "check_flags",
     "for_collection",
     "for_name",
-    "landsat",
-    "modis",
-    "modis09",
     "qa_bands",
-    "sentinel2",
-    "sentinel2_l1c",
+    "tile",
 ]
 
-_SENSORS: tuple[ModuleType, ...] = (sentinel2, landsat, modis, modis09)
-#: the registered sensor modules
-SENSORS = _SENSORS
+#: the sensors a `source` is made of, in the order their rules are tried
+SENSORS: tuple[Sensor, ...] = (SENTINEL2, LANDSAT, MODIS13Q1, MODIS09A1)
 #: sensors read only to help mask another (never a `source` of indices)
-AUXILIARY: tuple[ModuleType, ...] = (sentinel2_l1c,)
+AUXILIARY: tuple[Sensor, ...] = (SENTINEL2_L1C,)
 
 
-def for_collection(collection: str) -> ModuleType:
-    """The sensor module describing `collection`; `SourceError` lists the supported ones."""
-    for mod in (*_SENSORS, *AUXILIARY):
-        if collection in mod.COLLECTIONS:
-            return mod
-    known = ", ".join(c for m in _SENSORS for c in m.COLLECTIONS)
+def for_collection(collection: str) -> Sensor:
+    """The sensor describing `collection`; `SourceError` lists the supported ones."""
+    for sensor in (*SENSORS, *AUXILIARY):
+        if collection in sensor.collections:
+            return sensor
+    known = ", ".join(c for s in SENSORS for c in s.collections)
     raise SourceError(f"source.collection: {collection!r} is not supported; known: {known}")
 
 
-def for_name(name: str) -> ModuleType:
-    """The sensor module whose `NAME` (or one of whose collections) is `name`."""
-    for mod in (*_SENSORS, *AUXILIARY):
-        if name == mod.NAME or name in mod.COLLECTIONS:
-            return mod
-    known = ", ".join(m.NAME for m in _SENSORS)
+def for_name(name: str) -> Sensor:
+    """The sensor whose `name` (or one of whose collections) is `name`."""
+    for sensor in (*SENSORS, *AUXILIARY):
+        if name == sensor.name or name in sensor.collections:
+            return sensor
+    known = ", ".join(s.name for s in SENSORS)
     raise SourceError(f"sensor {name!r} is not known; known: {known}")
 
 
 def qa_bands() -> frozenset[str]:
     """Common names of every QA band of every sensor."""
-    return frozenset(b for m in _SENSORS for b in m.QA_BANDS)
+    return frozenset(b for s in SENSORS for b in s.qa_bands)
+
+
+def tile(collection: str | None, properties: Mapping[str, Any]) -> str | None:
+    """A scene's tile, read by its collection's sensor; for a collection no sensor describes,
+    the first tile any sensor reads from the properties (None: no tile)."""
+    known = [s for s in (*SENSORS, *AUXILIARY) if collection in s.collections]
+    for sensor in known or SENSORS:
+        found = sensor.tile(properties)
+        if found is not None:
+            return found
+    return None
 
 
 def bands_for(collection: str, indices: Sequence[str]) -> list[str]:
     """Common bands to load from `collection` for `indices`, its QA band last.
 
-    An index the sensor delivers ready-made (`INDEX_BANDS`) is read, not computed.
+    An index the sensor delivers ready-made (`Sensor.index_bands`) is read, not computed.
     """
     from ..indices import resolve
 
     sensor = for_collection(collection)
     out: list[str] = []
     for name in indices:
-        needed = (sensor.INDEX_BANDS[name],) if name in sensor.INDEX_BANDS else resolve(name).bands
+        needed = (sensor.index_bands[name],) if name in sensor.index_bands else resolve(name).bands
         out += [b for b in needed if b not in out]
-    return [*out, sensor.QA_BAND]
+    return [*out, sensor.qa_band]
 
 
-def check_flags(sensor: ModuleType, flags: Iterable[Hashable]) -> list[Hashable]:
+def check_flags(sensor: Sensor, flags: Iterable[Hashable]) -> list[Hashable]:
     """`flags` as a list if every one is accepted by `sensor`; else `ValueError` listing them."""
     given = list(flags)
-    bad = [f for f in given if f not in sensor.QA_FLAGS]
+    bad = [f for f in given if f not in sensor.qa_flags]
     if bad:
-        accepted = ", ".join(str(f) for f in sensor.QA_FLAGS)
-        raise ValueError(f"unknown {sensor.NAME} QA flags {bad}; accepted: {accepted}")
+        accepted = ", ".join(str(f) for f in sensor.qa_flags)
+        raise ValueError(f"unknown {sensor.name} QA flags {bad}; accepted: {accepted}")
     return given

@@ -31,7 +31,7 @@ def decode(
     tests: Mapping[str, Callable[[], xr.DataArray]],
     flags: Iterable[Hashable],
     *,
-    cloud_flags: Collection[str],
+    cloud_flags: Collection[Hashable],
     product: str,
     fill_value: int = 65535,
 ) -> tuple[xr.DataArray, xr.DataArray]:

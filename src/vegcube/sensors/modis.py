@@ -9,76 +9,29 @@ reprojects it onto the cube's grid. NDVI and EVI are delivered ready-made (scale
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Iterable
-from typing import Any
-
-import xarray as xr
+from collections.abc import Hashable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from ._bits import bit, decode, field, integer
+from ._sensor import Sensor
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 __all__ = [
-    "ASSET_ALIASES",
-    "CLOUD_FLAGS",
-    "COLLECTIONS",
-    "DEFAULT_FLAGS",
-    "INDEX_BANDS",
-    "MASK_KEY",
-    "NAME",
-    "QA_BAND",
-    "QA_BANDS",
-    "QA_FLAGS",
+    "MODIS13Q1",
     "SINUSOIDAL_PROJ4",
     "SINUSOIDAL_WKT",
     "TILE_SIZE_M",
-    "invalid",
-    "scale_offset",
-    "storage",
+    "VI_QUALITY_FLAGS",
+    "hv_tile",
     "tile_of",
 ]
 
-NAME = "modis13q1"
-COLLECTIONS = ("modis-13Q1-061",)
-
 _P = "250m_16_days_"
-#: common band name → Planetary Computer asset keys
-ASSET_ALIASES: dict[str, tuple[str, ...]] = {
-    "ndvi": (f"{_P}NDVI",),
-    "evi": (f"{_P}EVI",),
-    "blue": (f"{_P}blue_reflectance",),
-    "red": (f"{_P}red_reflectance",),
-    "nir": (f"{_P}NIR_reflectance",),
-    "swir22": (f"{_P}MIR_reflectance",),  # MODIS band 7, 2105–2155 nm
-    "vi_quality": (f"{_P}VI_Quality",),
-    "pixel_reliability": (f"{_P}pixel_reliability",),
-    "composite_doy": (f"{_P}composite_day_of_the_year",),
-}
-
-QA_BAND = "vi_quality"
-QA_BANDS = ("vi_quality", "pixel_reliability", "composite_doy")
-INDEX_BANDS = {"ndvi": "ndvi", "evi": "evi"}
-MASK_KEY = "modis13q1_qa"
-
-QA_FLAGS: dict[Hashable, str] = {
-    "fill": "VI Quality 65535: fill",
-    "cloudy": "bits 0–1 (MODLAND) = 10: produced, but most probably cloudy",
-    "not_produced": "bits 0–1 (MODLAND) = 11: not produced for other reasons",
-    "low_usefulness": "bits 2–5 (VI usefulness) ≥ 1100: lowest quality or not useful",
-    "adjacent_cloud": "bit 8: adjacent cloud detected",
-    "mixed_clouds": "bit 10: mixed clouds",
-    "snow": "bit 14: possible snow/ice",
-    "shadow": "bit 15: possible shadow",
-}
-DEFAULT_FLAGS = (
-    "fill",
-    "cloudy",
-    "not_produced",
-    "low_usefulness",
-    "mixed_clouds",
-    "shadow",
-    "snow",
+_CLOUD_FLAGS: frozenset[Hashable] = frozenset(
+    {"cloudy", "adjacent_cloud", "mixed_clouds", "shadow"}
 )
-CLOUD_FLAGS = frozenset({"cloudy", "adjacent_cloud", "mixed_clouds", "shadow"})
-
 _INDEX = frozenset({"ndvi", "evi"})
 _REFLECTANCE = frozenset({"blue", "red", "nir", "swir22"})
 
@@ -105,30 +58,36 @@ def tile_of(lon: float, lat: float) -> tuple[int, int]:
     return int((x - _X0) // TILE_SIZE_M), int((_Y0 - y) // TILE_SIZE_M)
 
 
-def storage(band: str) -> dict[str, Any]:
-    """Storage type and nodata of a layer (Planetary Computer omits nodata in `raster:bands`)."""
-    if band in _INDEX:
-        return {"data_type": "int16", "nodata": -3000}
-    if band == "vi_quality":
-        return {"data_type": "uint16", "nodata": 65535}
-    if band == "pixel_reliability":
-        return {"data_type": "int8", "nodata": -1}
-    if band == "composite_doy":
-        return {"data_type": "int16", "nodata": -1}
-    return {"data_type": "int16", "nodata": -1000}
+def hv_tile(properties: Mapping[str, Any]) -> str | None:
+    """The sinusoidal tile of a MODIS item: ``h35v10``."""
+    h, v = properties.get("modis:horizontal-tile"), properties.get("modis:vertical-tile")
+    if h is not None and v is not None:
+        return f"h{int(h):02d}v{int(v):02d}"
+    return None
 
 
-def scale_offset(properties: dict[str, Any], band: str | None = None) -> tuple[float, float]:
+def _scale_offset(properties: Mapping[str, Any], band: str | None = None) -> tuple[float, float]:
     """NDVI, EVI and reflectances: DN × 1e-4; QA and day-of-year layers are not scaled."""
     if band is None or band in _INDEX or band in _REFLECTANCE:
         return 1e-4, 0.0
     return 1.0, 0.0
 
 
-def invalid(
-    qa: xr.DataArray, *, flags: Iterable[Hashable] = DEFAULT_FLAGS
-) -> tuple[xr.DataArray, xr.DataArray]:
-    """(bad, cloud_like) from the MOD13Q1 VI Quality bits; `flags` are names of `QA_FLAGS`."""
+#: MOD13Q1 VI Quality flag → what it tests (decoded by `_invalid`)
+VI_QUALITY_FLAGS: dict[Hashable, str] = {
+    "fill": "VI Quality 65535: fill",
+    "cloudy": "bits 0–1 (MODLAND) = 10: produced, but most probably cloudy",
+    "not_produced": "bits 0–1 (MODLAND) = 11: not produced for other reasons",
+    "low_usefulness": "bits 2–5 (VI usefulness) ≥ 1100: lowest quality or not useful",
+    "adjacent_cloud": "bit 8: adjacent cloud detected",
+    "mixed_clouds": "bit 10: mixed clouds",
+    "snow": "bit 14: possible snow/ice",
+    "shadow": "bit 15: possible shadow",
+}
+
+
+def _invalid(qa: xr.DataArray, flags: Iterable[Hashable]) -> tuple[xr.DataArray, xr.DataArray]:
+    """(bad, cloud_like) from the MOD13Q1 VI Quality bits; `flags` are names of `qa_flags`."""
     q = integer(qa)
     modland, useful = field(q, 0, 2), field(q, 2, 4)
     tests = {
@@ -141,4 +100,49 @@ def invalid(
         "snow": lambda: bit(q, 14),
         "shadow": lambda: bit(q, 15),
     }
-    return decode(q, tests, flags, cloud_flags=CLOUD_FLAGS, product="MOD13Q1")
+    return decode(q, tests, flags, cloud_flags=_CLOUD_FLAGS, product="MOD13Q1")
+
+
+MODIS13Q1 = Sensor(
+    name="modis13q1",
+    collections=("modis-13Q1-061",),
+    # common band name → Planetary Computer asset keys
+    asset_aliases={
+        "ndvi": (f"{_P}NDVI",),
+        "evi": (f"{_P}EVI",),
+        "blue": (f"{_P}blue_reflectance",),
+        "red": (f"{_P}red_reflectance",),
+        "nir": (f"{_P}NIR_reflectance",),
+        "swir22": (f"{_P}MIR_reflectance",),  # MODIS band 7, 2105–2155 nm
+        "vi_quality": (f"{_P}VI_Quality",),
+        "pixel_reliability": (f"{_P}pixel_reliability",),
+        "composite_doy": (f"{_P}composite_day_of_the_year",),
+    },
+    # Planetary Computer omits nodata in `raster:bands`
+    default_storage={"data_type": "int16", "nodata": -1000},
+    band_storage={
+        **{b: {"data_type": "int16", "nodata": -3000} for b in _INDEX},
+        "vi_quality": {"data_type": "uint16", "nodata": 65535},
+        "pixel_reliability": {"data_type": "int8", "nodata": -1},
+        "composite_doy": {"data_type": "int16", "nodata": -1},
+    },
+    value_rule=_scale_offset,
+    qa_band="vi_quality",
+    qa_bands=("vi_quality", "pixel_reliability", "composite_doy"),
+    qa_fallbacks=("pixel_reliability",),
+    qa_flags=VI_QUALITY_FLAGS,
+    default_flags=(
+        "fill",
+        "cloudy",
+        "not_produced",
+        "low_usefulness",
+        "mixed_clouds",
+        "shadow",
+        "snow",
+    ),
+    cloud_flags=_CLOUD_FLAGS,
+    mask_key="modis13q1_qa",
+    qa_rule=_invalid,
+    index_bands={"ndvi": "ndvi", "evi": "evi"},
+    tile_rule=hv_tile,
+)

@@ -3,37 +3,27 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Hashable, Iterable
-from typing import Any
-
-import xarray as xr
+import math
+from collections.abc import Hashable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from ._bits import bit, integer
+from ._sensor import Sensor
+from .values import Verdict, baseline_text, processing_baseline
+
+if TYPE_CHECKING:
+    import pystac
+    import xarray as xr
 
 __all__ = [
-    "ASSET_ALIASES",
     "BASELINE_SWITCH",
-    "CLOUD_FLAGS",
-    "COLLECTIONS",
-    "DEFAULT_FLAGS",
-    "INDEX_BANDS",
-    "MASK_KEY",
-    "NAME",
     "QA60_BITS",
-    "QA_BAND",
-    "QA_BANDS",
-    "QA_FLAGS",
-    "QA_STORAGE",
     "REFLECTANCE_STORAGE",
     "SCL_CLASSES",
-    "invalid",
+    "SENTINEL2",
+    "mgrs_tile",
     "qa60_invalid",
-    "scale_offset",
-    "storage",
 ]
-
-NAME = "sentinel2"
-COLLECTIONS = ("sentinel-2-l2a", "sentinel-2-c1-l2a")
 
 #: common band name → asset keys seen in catalogs (Earth Search v1, Planetary Computer, CDSE)
 ASSET_ALIASES: dict[str, tuple[str, ...]] = {
@@ -53,16 +43,10 @@ ASSET_ALIASES: dict[str, tuple[str, ...]] = {
     "qa60": ("qa60", "QA60", "QA60_60m"),
 }
 
-QA_BAND = "scl"
-QA_BANDS = ("scl", "qa60")
-INDEX_BANDS: dict[str, str] = {}
-MASK_KEY = "sentinel2_scl"
-
 #: storage of the assets, for items without `raster:bands` (else readers guess float, no nodata)
 REFLECTANCE_STORAGE = {"data_type": "uint16", "nodata": 0}
-QA_STORAGE = {"data_type": "uint8", "nodata": 0}
 
-SCL_CLASSES = {
+SCL_CLASSES: dict[Hashable, str] = {
     0: "no data",
     1: "saturated or defective",
     2: "dark area / topographic shadow",
@@ -76,49 +60,53 @@ SCL_CLASSES = {
     10: "thin cirrus",
     11: "snow or ice",
 }
-
-QA_FLAGS: dict[Hashable, str] = {k: v for k, v in SCL_CLASSES.items()}
-DEFAULT_FLAGS = (0, 1, 3, 8, 9, 10)
 #: SCL classes that are clouds or cloud shadows: the only ones grown by `dilate_m`
-CLOUD_FLAGS = frozenset({3, 8, 9, 10})
+_CLOUD_CLASSES: frozenset[Hashable] = frozenset({3, 8, 9, 10})
 
 #: QA60 (L1C and L2A before processing baseline 04.00): bit → flag name
 QA60_BITS = {10: "opaque_cloud", 11: "cirrus"}
 
 #: From processing baseline 04.00 (first products on this day) DN carry a +1000 offset.
 BASELINE_SWITCH = dt.date(2022, 1, 25)
+_NEW_BASELINE = (4, 0)
+_BOA_OFFSET = -0.1
 
 
-def storage(band: str) -> dict[str, Any]:
-    """Storage type and nodata of a band's asset (for items without `raster:bands`)."""
-    if band == "scl":
-        return QA_STORAGE
-    if band == "qa60":
-        return {"data_type": "uint16", "nodata": None}
-    return REFLECTANCE_STORAGE
+def _baseline_offset(baseline: tuple[int, ...]) -> float:
+    """The offset processing baseline `baseline` implies: −0.1 from 04.00 (BOA_ADD_OFFSET)."""
+    return _BOA_OFFSET if baseline >= _NEW_BASELINE else 0.0
 
 
-def scale_offset(properties: dict[str, Any], band: str | None = None) -> tuple[float, float]:
+def _scale_offset(properties: Mapping[str, Any], band: str | None = None) -> tuple[float, float]:
     """DN → reflectance scale and offset from item properties, when `raster:bands` is absent.
 
     The same for every reflectance band. Uses the processing baseline when the item gives it
     (`s2:processing_baseline` or `processing:version`), else the acquisition date.
     """
-    from .values import processing_baseline
-
     baseline = processing_baseline(properties)
-    new = baseline >= (4, 0) if baseline is not None else _date(properties) >= BASELINE_SWITCH
-    return (1e-4, -0.1) if new else (1e-4, 0.0)
+    if baseline is None:
+        baseline = _NEW_BASELINE if _date(properties) >= BASELINE_SWITCH else ()
+    return 1e-4, _baseline_offset(baseline)
 
 
-def _date(properties: dict[str, Any]) -> dt.date:
+def _date(properties: Mapping[str, Any]) -> dt.date:
     value = properties.get("datetime") or properties.get("start_datetime")
     return dt.datetime.fromisoformat(str(value).replace("Z", "+00:00")).date()
 
 
-def invalid(
-    qa: xr.DataArray, *, flags: Iterable[Hashable] = DEFAULT_FLAGS
-) -> tuple[xr.DataArray, xr.DataArray]:
+def mgrs_tile(properties: Mapping[str, Any]) -> str | None:
+    """The MGRS tile (``58KEB``) of a Sentinel-2 item, in any catalog's property."""
+    if properties.get("s2:mgrs_tile"):
+        return str(properties["s2:mgrs_tile"]).removeprefix("T")
+    if properties.get("grid:code"):
+        return str(properties["grid:code"]).removeprefix("MGRS-")
+    mgrs = [properties.get(f"mgrs:{k}") for k in ("utm_zone", "latitude_band", "grid_square")]
+    if all(v is not None for v in mgrs):
+        return f"{int(mgrs[0]):02d}{mgrs[1]}{mgrs[2]}"  # type: ignore[arg-type]
+    return None
+
+
+def _invalid(qa: xr.DataArray, flags: Iterable[Hashable]) -> tuple[xr.DataArray, xr.DataArray]:
     """(bad, cloud_like) from SCL classes `flags`; from QA60 flag names if `qa` is named qa60.
 
     `bad` holds the flagged classes that are not clouds/shadows (no data, saturated, snow…),
@@ -128,8 +116,8 @@ def invalid(
         names = [str(f) for f in flags if f in QA60_BITS.values()]
         return qa60_invalid(qa, flags=names or None)
     chosen = set(flags)
-    cloud = qa.isin(sorted(chosen & CLOUD_FLAGS))
-    return qa.isin(sorted(chosen - CLOUD_FLAGS)), cloud
+    cloud = qa.isin(sorted(chosen & _CLOUD_CLASSES))
+    return qa.isin(sorted(chosen - _CLOUD_CLASSES)), cloud
 
 
 def qa60_invalid(
@@ -139,6 +127,8 @@ def qa60_invalid(
 
     `flags` picks among ``opaque_cloud`` and ``cirrus`` (default both); both are cloud-like.
     """
+    import xarray as xr
+
     names = set(QA60_BITS.values()) if flags is None else set(flags)
     unknown = names - set(QA60_BITS.values())
     if unknown:
@@ -149,3 +139,59 @@ def qa60_invalid(
         if name in names:
             cloud = cloud | bit(q, n)
     return xr.zeros_like(q, dtype=bool), cloud
+
+
+def _earthsearch_boa(item: pystac.Item, declared: tuple[float, float] | None) -> Verdict:
+    """Earth Search v1 S2 L2A: ``earthsearch:boa_offset_applied: true`` → offset 0.
+
+    ``false`` with baseline ≥ 04.00 is left to the next rules (the declared −0.1), with a note:
+    Earth Search has published such items whose COGs were already harmonised
+    (Element84/earth-search#66, #71; cirrus-earth-search#33).
+    """
+    if item.properties.get("earthsearch:boa_offset_applied") is True:
+        if declared is not None and not math.isclose(declared[1], 0.0, abs_tol=1e-9):
+            return Verdict(
+                0.0,
+                f"raster:bands offset {declared[1]:g} ignored: earthsearch:boa_offset_applied "
+                "is true (the COG values already have the offset removed)",
+            )
+        return Verdict(0.0)
+    baseline = processing_baseline(item.properties)
+    if baseline is not None and baseline >= _NEW_BASELINE:
+        return Verdict(
+            None,
+            f"earthsearch:boa_offset_applied is false with processing baseline "
+            f"{baseline_text(baseline)}: Earth Search has published such items whose COGs were "
+            "already harmonised (earth-search#66, #71); the offset is applied as declared: "
+            "check values below 0",
+        )
+    return Verdict(None)
+
+
+#: catalog-specific item properties that override the asset metadata, and how
+TRUTH_FLAGS = {"earthsearch:boa_offset_applied": _earthsearch_boa}
+
+SENTINEL2 = Sensor(
+    name="sentinel2",
+    collections=("sentinel-2-l2a", "sentinel-2-c1-l2a"),
+    asset_aliases=ASSET_ALIASES,
+    default_storage=REFLECTANCE_STORAGE,
+    band_storage={
+        "scl": {"data_type": "uint8", "nodata": 0},
+        "qa60": {"data_type": "uint16", "nodata": None},
+    },
+    value_rule=_scale_offset,
+    qa_band="scl",
+    qa_bands=("scl", "qa60"),
+    qa_fallbacks=("qa60",),
+    qa_flags=SCL_CLASSES,
+    default_flags=(0, 1, 3, 8, 9, 10),
+    cloud_flags=_CLOUD_CLASSES,
+    mask_key="sentinel2_scl",
+    qa_rule=_invalid,
+    tile_rule=mgrs_tile,
+    truth_flags=TRUTH_FLAGS,
+    baseline_offset=_baseline_offset,
+    rule_name=f"acquisition date (baseline switch {BASELINE_SWITCH})",
+    cloud_probability=True,
+)

@@ -2,7 +2,7 @@
 
 For each asset of each item the rule is decided in this order (the first that applies wins):
 
-1. **Catalog truth flags** (`TRUTH_FLAGS`). Earth Search v1 ``sentinel-2-l2a``:
+1. **Catalog truth flags** (the sensor's `truth_flags`). Earth Search v1 ``sentinel-2-l2a``:
    ``earthsearch:boa_offset_applied: true`` means the COG values already have the processing
    baseline 04.00 offset removed (reflectance = DN / 10000), whatever ``raster:bands`` says
    (Element84/earth-search#9: the flag is the truth; cirrus-earth-search#25: JP2 − COG = 1000).
@@ -11,8 +11,9 @@ For each asset of each item the rule is decided in this order (the first that ap
    CDSE).
 3. **The processing baseline** (``s2:processing_baseline``, ``processing:version``): from 04.00
    reflectance = (DN − 1000) / 10000, before DN / 10000 (Sentinel-2 only).
-4. **The sensor's rule**: the acquisition date for Sentinel-2 (baseline 04.00 from
-   2022-01-25), Landsat C2 L2 SR DN × 2.75e-5 − 0.2 (ST × 0.00341802 + 149 K), MODIS × 1e-4.
+4. **The sensor's rule** (`Sensor.scale_offset`): the acquisition date for Sentinel-2
+   (baseline 04.00 from 2022-01-25), Landsat C2 L2 SR DN × 2.75e-5 − 0.2 (ST × 0.00341802 +
+   149 K), MODIS × 1e-4.
 
 Nodata follows the same idea: the asset's ``raster:bands[0].nodata``, else its STAC 1.1
 ``nodata`` (asset or ``bands[0]``), else the sensor's storage default (Planetary Computer's
@@ -27,26 +28,24 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pystac
+if TYPE_CHECKING:
+    import pystac
+
+    from ._sensor import Sensor
 
 __all__ = [
-    "TRUTH_FLAGS",
     "Conversion",
     "Verdict",
     "asset_nodata",
     "asset_scale_offset",
+    "baseline_text",
     "conversion",
     "processing_baseline",
 ]
-
-#: from processing baseline 04.00 Sentinel-2 L2A DN carry a +1000 offset (BOA_ADD_OFFSET)
-_S2_NEW_BASELINE = (4, 0)
-_S2_OFFSET = -0.1
 
 
 @dataclass(frozen=True)
@@ -72,6 +71,11 @@ def processing_baseline(properties: Mapping[str, Any]) -> tuple[int, ...] | None
         if numbers:
             return numbers
     return None
+
+
+def baseline_text(baseline: tuple[int, ...]) -> str:
+    """A processing baseline as written in the items: (5, 9) → ``"05.09"``."""
+    return ".".join(f"{n:02d}" for n in baseline)
 
 
 def asset_scale_offset(asset: pystac.Asset) -> tuple[float, float] | None:
@@ -109,80 +113,43 @@ class Verdict:
     note: str | None = None
 
 
-def _earthsearch_boa(item: pystac.Item, declared: tuple[float, float] | None) -> Verdict:
-    """Earth Search v1 S2 L2A: ``earthsearch:boa_offset_applied: true`` → offset 0.
-
-    ``false`` with baseline ≥ 04.00 is left to the next rules (the declared −0.1), with a note:
-    Earth Search has published such items whose COGs were already harmonised
-    (Element84/earth-search#66, #71; cirrus-earth-search#33).
-    """
-    if item.properties.get("earthsearch:boa_offset_applied") is True:
-        if declared is not None and not math.isclose(declared[1], 0.0, abs_tol=1e-9):
-            return Verdict(
-                0.0,
-                f"raster:bands offset {declared[1]:g} ignored: earthsearch:boa_offset_applied "
-                "is true (the COG values already have the offset removed)",
-            )
-        return Verdict(0.0)
-    baseline = processing_baseline(item.properties)
-    if baseline is not None and baseline >= _S2_NEW_BASELINE:
-        return Verdict(
-            None,
-            f"earthsearch:boa_offset_applied is false with processing baseline "
-            f"{_text(baseline)}: Earth Search has published such items whose COGs were "
-            "already harmonised (earth-search#66, #71); the offset is applied as declared: "
-            "check values below 0",
-        )
-    return Verdict(None)
-
-
-#: catalog-specific item properties that override the asset metadata (Sentinel-2), and how
-TRUTH_FLAGS: dict[str, Callable[[pystac.Item, tuple[float, float] | None], Verdict]] = {
-    "earthsearch:boa_offset_applied": _earthsearch_boa,
-}
-
-
-def conversion(item: pystac.Item, key: str, band: str, sensor: ModuleType) -> Conversion:
+def conversion(item: pystac.Item, key: str, band: str, sensor: Sensor) -> Conversion:
     """The DN → value rule of asset `key` (common name `band`) of `item`, by the precedence
     of this module's docstring."""
     asset = item.assets[key]
     has_nodata, nodata = asset_nodata(asset)
     if not has_nodata:
         nodata = sensor.storage(band)["nodata"]
-    if band in sensor.QA_BANDS:
+    if band in sensor.qa_bands:
         return Conversion(1.0, 0.0, nodata, "quality band: not scaled")
     declared = asset_scale_offset(asset)
-    s2 = sensor.NAME.startswith("sentinel2")
     note = None
-    for prop, decide in TRUTH_FLAGS.items():
-        if s2 and prop in item.properties:
+    for prop, decide in sensor.truth_flags.items():
+        if prop in item.properties:
             verdict = decide(item, declared)
             if verdict.offset is not None:
                 scale = declared[0] if declared is not None else 1e-4
                 return Conversion(scale, verdict.offset, nodata, f"{prop}: true", verdict.note)
             note = verdict.note
-    baseline = processing_baseline(item.properties) if s2 else None
+    baseline = processing_baseline(item.properties) if sensor.baseline_offset else None
     if declared is not None:
-        conflict = note or (_baseline_conflict(baseline, declared[1]) if s2 else None)
+        conflict = note or _baseline_conflict(baseline, declared[1], sensor)
         return Conversion(declared[0], declared[1], nodata, "asset scale/offset", conflict)
     scale, offset = sensor.scale_offset(item.properties, band)  # Sentinel-2: baseline, date
     if baseline is not None:
-        why = f"processing baseline {_text(baseline)}"
+        why = f"processing baseline {baseline_text(baseline)}"
     else:
-        why = "acquisition date (baseline switch 2022-01-25)" if s2 else f"{sensor.NAME} rule"
+        why = sensor.rule_name or f"{sensor.name} rule"
     return Conversion(float(scale), float(offset), nodata, why, note)
 
 
-def _text(baseline: tuple[int, ...]) -> str:
-    return ".".join(f"{n:02d}" for n in baseline)
-
-
-def _baseline_conflict(baseline: tuple[int, ...] | None, offset: float) -> str | None:
-    if baseline is None:
+def _baseline_conflict(
+    baseline: tuple[int, ...] | None, offset: float, sensor: Sensor
+) -> str | None:
+    if baseline is None or sensor.baseline_offset is None:
         return None
-    new = baseline >= _S2_NEW_BASELINE
-    expected = _S2_OFFSET if new else 0.0
+    expected = sensor.baseline_offset(baseline)
     if math.isclose(offset, expected, abs_tol=1e-9):
         return None
-    text = _text(baseline)
+    text = baseline_text(baseline)
     return f"asset offset {offset:g} kept although processing baseline {text} implies {expected:g}"

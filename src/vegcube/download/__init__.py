@@ -1,0 +1,109 @@
+"""Download mirror: the assets a recipe needs → local COGs + a static STAC catalog of them.
+
+`download(recipe, to=DIR)` copies, for every scene the recipe finds, only the assets of its
+bands (the QA band included) into ``DIR/<collection>/<item>/<asset>.tif`` and writes
+``DIR/catalog.json``, a static catalog a recipe can use as ``source.catalog``.
+
+Two ways to copy a file:
+
+- **clip** (default, `clip`): GDAL opens the remote COG (``/vsicurl/``, HTTP range reads),
+  reads the window of the AOI bbox in the asset's CRS, snapped outwards to its pixel grid
+  plus `margin` pixels, and writes it as a COG with the source's tiling, compression and
+  predictor (and overviews by the COG driver's AUTO rule). Verified by validating the COG
+  and reading it back.
+- **whole** (`http`): HTTP streaming of the unchanged file (`clip=False`, or when the AOI
+  window covers the whole asset), resumed from a ``.part`` file with ``Range: bytes=N-``,
+  verified by size and, when the item has one, its ``file:checksum`` multihash (`checksum`).
+
+Every file is requested first (a 2-byte ranged GET): archives that stage from tape answer 202
+and start staging; ready files are downloaded while the others are polled with backoff until
+`max_wait` (`scheduler`). Transient failures (429, 5xx, resets, truncated bodies, bad
+checksums) are retried with exponential backoff, honouring ``Retry-After``. Everything is
+written under a temporary name and renamed, so a rerun skips complete files and resumes the
+rest. `jobs` plans which assets and windows to fetch; `mirror` writes the catalog.
+
+Credentials: ``VEGCUBE_HTTP_TOKEN`` (sent as ``Authorization: Bearer …``) or ``~/.netrc``;
+never logged, printed or written to the mirror.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..errors import RecipeError
+from .http import TOKEN_ENV, gdal_http_options
+from .jobs import MirroredFile, plan_jobs
+from .mirror import Mirror, write_catalog
+from .scheduler import DownloadProgress, Scheduler
+
+__all__ = [
+    "TOKEN_ENV",
+    "DownloadProgress",
+    "Mirror",
+    "MirroredFile",
+    "download",
+    "gdal_http_options",
+]
+
+
+def download(
+    recipe: Any,
+    *,
+    to: str | os.PathLike[str],
+    workers: int = 4,
+    clip: bool = True,
+    margin: int = 8,
+    retries: int = 5,
+    backoff: float = 0.5,
+    poll: float = 10.0,
+    max_poll: float = 300.0,
+    max_wait: float = 3600.0,
+    log: Callable[[str], None] | None = None,
+    progress: Callable[[DownloadProgress], None] | None = None,
+) -> Mirror:
+    """Mirror the assets `recipe` needs into `to` and write ``to/catalog.json``.
+
+    `recipe` is anything `vegcube.plan` accepts. `margin` pixels are kept around the AOI
+    window (`clip=False` copies whole files). A transient failure is retried `retries` times,
+    waiting `backoff`·2ⁿ s (or ``Retry-After``). Files still staging are polled every `poll` s,
+    doubling up to `max_poll`, until `max_wait` s have passed since the start.
+
+    Raises `RecipeError`/`SourceError` (exit 2) for bad input, an unknown asset, a 404 or a
+    refused credential; `DataError` (exit 1) when files cannot be fetched or verified, or are
+    still staging after `max_wait` — a rerun resumes where this one stopped.
+    """
+    from ..planning import plan
+
+    if workers < 1:
+        raise RecipeError(f"workers: must be ≥ 1, got {workers}")
+    if margin < 0:
+        raise RecipeError(f"margin: must be ≥ 0 pixels, got {margin}")
+    p = plan(recipe)
+    rc = p.recipe
+    root = Path(to).absolute()
+    root.mkdir(parents=True, exist_ok=True)
+    bbox = tuple(float(v) for v in p.geometry.boundingbox)
+    jobs = plan_jobs(p.items, rc.source.collections, rc.indices, root, clip=clip)
+    scheduler = Scheduler(
+        bbox=bbox,  # type: ignore[arg-type]
+        margin=margin,
+        workers=workers,
+        retries=retries,
+        backoff=backoff,
+        poll=poll,
+        max_poll=max_poll,
+        max_wait=max_wait,
+        log=log or (lambda msg: None),
+        progress=progress,
+    )
+    t0 = time.monotonic()
+    mirror = Mirror(catalog=root / "catalog.json")
+    mirror.files = scheduler.run(jobs)
+    mirror.retries, mirror.polls = scheduler.retried, scheduler.polls
+    write_catalog(root, rc.name, jobs)
+    mirror.seconds = round(time.monotonic() - t0, 3)
+    return mirror
