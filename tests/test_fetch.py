@@ -358,7 +358,7 @@ def test_run_over_http_with_faults_on_catalog_and_data_equals_clean(
     truncated bodies, 429 with Retry-After): the run ends with the clean run's outputs."""
     from vegcube import catalog, cube
 
-    monkeypatch.setattr(catalog, "STATIC_BACKOFF_S", 0.02)
+    monkeypatch.setattr(catalog.static, "STATIC_BACKOFF_S", 0.02)
     monkeypatch.setattr(cube, "READ_BACKOFF_S", 0.02)
     _, _, want = clean
     faults = Faults(seed=11, **{**ALL_FAULTS, "pattern": "*", "retry_after": "0"})

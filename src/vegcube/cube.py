@@ -43,8 +43,10 @@ def asset_keys(
         match = next((a for a in aliases if a in have), None)
         if match is None:
             raise BandError(
-                f"band {band!r}: no asset named {' or '.join(aliases)} in item "
-                f"{items[0].id}; its assets are: {', '.join(sorted(have))}"
+                f"no asset named {' or '.join(aliases)} in item {items[0].id}; its assets "
+                f"are: {', '.join(sorted(have))}",
+                band=band,
+                field=f"band {band!r}",
             )
         keys[band] = match
     return keys

@@ -82,7 +82,18 @@ class SourceError(InputError, OSError):
 
 
 class BandError(InputError, KeyError):
-    """A band or index needs a band the source does not provide."""
+    """A band or index needs a band the source does not provide (`band`: which one)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        band: str | None = None,
+        field: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.band = band
+        super().__init__(message, field=field, hint=hint)
 
     def __str__(self) -> str:  # KeyError quotes its message; we want it plain
         return VegcubeError.__str__(self)

@@ -88,13 +88,9 @@ def plan(recipe: Recipe | dict[str, Any] | str | os.PathLike[str]) -> Plan:
             try:
                 cube.asset_keys(found, per[coll], collection=coll)
             except BandError as exc:  # name the recipe's index that needs the band
-                needing = [
-                    i
-                    for i in rc.indices
-                    if any(f"band {b!r}:" in str(exc) for b in sensors.bands_for(coll, [i])[:-1])
-                ]
+                needing = [i for i in rc.indices if exc.band in sensors.bands_for(coll, [i])[:-1]]
                 where = f"indices ({', '.join(needing)})" if needing else "source.collection"
-                raise BandError(f"{where}: {exc}") from None
+                raise BandError(str(exc), band=exc.band, field=where) from None
         items += found
     if not items:
         raise SourceError(

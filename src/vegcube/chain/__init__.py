@@ -1,0 +1,179 @@
+"""The chain: the stages of a run, in order, each a small function of a `Context`.
+
+`execute` runs them for a `Plan` over a `Window`: the whole series (`vegcube run`), or the
+periods from a date on, keeping or rebuilding the reference (`vegcube update`). Each stage
+persists what it computes (Zarr, read back by the next, so dask graphs stay small and a
+stage is computed once), records its units of work in the journal, and times itself:
+
+composites → gap-filled series → reference → indicators → monthly → NetCDF/COG → zonal
+statistics → report.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pandas as pd
+
+from .. import catalog, report, zonal
+from ..errors import SourceError
+from ..journal import RunResult
+from ..planning import Plan
+from ..state import State
+from . import outputs, scenes, series
+from .context import Context, Window
+
+__all__ = ["STAGES", "Context", "Window", "environment", "execute"]
+
+
+# --------------------------------------------------------------------------- the stages
+
+
+def composites_stage(ctx: Context) -> None:
+    """Scenes → period composites (and land-surface temperature), provisional periods marked."""
+    p, rc = ctx.plan, ctx.recipe
+    comp = scenes.composites(p)
+    if rc.lst is not None:
+        comp = comp.merge(
+            scenes.lst_composites(p).drop_vars(["period_end", "period_of_year"]), compat="override"
+        )
+    comp = ctx.store("composites", scenes.provisional(comp, p))
+    ctx.products["composites"] = ctx.series = comp
+
+
+def gapfill_stage(ctx: Context) -> None:
+    """The filled series (the fill of new periods uses the whole series, as a run's does;
+    new data also revise the last periods before them, rewritten too in an update)."""
+    rc = ctx.recipe
+    if rc.gapfill is None:
+        return
+    filled = series.gapfill(ctx.products["composites"], rc)
+    window = ctx.window
+    if window.since is not None and not window.rebuild_reference:
+        since = series.first_change(
+            filled, ctx.out / "gapfilled.zarr", window.since, series.variables(rc)
+        )
+        ctx.window = Window(since, window.rebuild_reference)
+    whole = window.rebuild_reference and window.since is not None
+    ctx.products["gapfilled"] = ctx.series = ctx.store("gapfilled", filled, whole=whole)
+
+
+def reference_stage(ctx: Context) -> None:
+    """The reference and the indicators against it."""
+    if ctx.recipe.reference is None:
+        return
+    assert ctx.series is not None
+    ref, ind = series.indicators(
+        ctx.recipe, ctx.series, ctx.store, window=ctx.window, folder=ctx.out
+    )
+    ctx.reference = ref
+    if ind is not None:
+        ctx.products["indicators"] = ind
+
+
+def monthly_stage(ctx: Context) -> None:
+    """OUT/monthly/: months from the dekads, their reference and indicators."""
+    if not ctx.recipe.composite.monthly:
+        return
+    assert ctx.series is not None
+    series.monthly(ctx.recipe, ctx.out, ctx.products["composites"], ctx.series, ctx.window, ctx.say)
+
+
+def formats_stage(ctx: Context) -> None:
+    """NetCDF copies and COGs of the products."""
+    since = None if ctx.window.rebuild_reference else ctx.window.since
+    outputs.formats(ctx, since=since)
+
+
+def zonal_stage(ctx: Context) -> None:
+    """Per-region time series (OUT/zonal.parquet, .csv)."""
+    regions = ctx.plan.regions
+    if regions is None:
+        return
+    since = None if ctx.window.rebuild_reference else ctx.window.since
+    done, files = ctx.result.outputs, (ctx.out / "zonal.parquet", ctx.out / "zonal.csv")
+    if ctx.kept("zonal", *files):
+        done["zonal"], done["zonal_csv"] = files
+        ctx.zonal = pd.read_parquet(files[0])
+        return
+    with ctx.timed("zonal"):
+        ctx.zonal = outputs.zonal_table(ctx.products, regions, ctx.out, since=since)
+        done["zonal"], done["zonal_csv"] = zonal.write(ctx.zonal, ctx.out)
+
+
+def report_stage(ctx: Context) -> None:
+    """OUT/report/: maps and time series of the latest period, one HTML page."""
+    rc = ctx.recipe
+    if not rc.output.report or ctx.reference is None:  # the recipe ensures indicators
+        return
+    page = ctx.out / "report" / "index.html"
+    if ctx.kept("report", page):
+        ctx.result.outputs["report"] = page
+        return
+    with ctx.timed("report"):
+        ctx.result.outputs["report"] = report.write(
+            ctx.out, composites=ctx.products["composites"], reference=ctx.reference,
+            indicators=ctx.products["indicators"], variable=rc.indices[0], zonal=ctx.zonal,
+        )  # fmt: skip
+
+
+#: the chain, in order: each stage reads what the earlier ones left in the context
+STAGES: tuple[Callable[[Context], None], ...] = (
+    composites_stage,
+    gapfill_stage,
+    reference_stage,
+    monthly_stage,
+    formats_stage,
+    zonal_stage,
+    report_stage,
+)
+
+
+def execute(
+    p: Plan,
+    result: RunResult,
+    say: Callable[[str], None],
+    *,
+    window: Window = Window(),
+    state: State | None = None,
+) -> Context:
+    """Run every stage of the chain for `p` over `window`; returns the final context."""
+    ctx = Context(p, window, result, say, state)
+    for stage in STAGES:
+        stage(ctx)
+    return ctx
+
+
+@contextlib.contextmanager
+def environment(
+    address: str | None, *, catalog_name: str | None = None, storage: dict[str, str] | None = None
+) -> Iterator[None]:
+    """Where the chain computes: dask's threads, or the cluster at `address`; GDAL's HTTP
+    and object-storage settings (`storage`, the catalog's keys) on every worker."""
+    from odc.stac import configure_rio
+
+    from ..download import gdal_http_options
+
+    # GDAL retries 429/5xx and connection resets with backoff; a truncated body fails the read
+    http: dict[str, Any] = dict(gdal_http_options())
+    http.update(storage or {})  # requester-pays or anonymous S3 (`catalog.storage_env`)
+    if catalog_name is not None:  # e.g. CDSE's S3 endpoint and keys (SourceError if unset)
+        keys = catalog.asset_env(catalog_name)
+        if "AWS_ACCESS_KEY_ID" in keys:  # signed with the catalog's keys, not anonymous
+            http.pop("AWS_NO_SIGN_REQUEST", None)
+        http.update(keys)
+    if address is None:
+        configure_rio(cloud_defaults=True, **http)
+        yield
+        return
+    from distributed import Client
+
+    try:
+        client = Client(address, timeout="5s")
+    except OSError as exc:
+        raise SourceError(f"dask.scheduler: cannot reach {address}: {exc}") from exc
+    with client:
+        configure_rio(cloud_defaults=True, client=client, **http)
+        yield

@@ -1,0 +1,52 @@
+"""What the chain publishes beside its Zarr stores: the recipe's other formats (`export`'s
+registry of writers) and the per-region tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import xarray as xr
+
+from .. import export, zonal
+from .context import Context
+
+__all__ = ["formats", "zonal_table"]
+
+
+def zonal_table(
+    products: dict[str, xr.Dataset], regions: zonal.Regions, out: Path, *, since: Any
+) -> pd.DataFrame:
+    """Per-region statistics; in an update, those of the new periods replace the old rows."""
+    parts = []
+    for key in ("composites", "indicators"):
+        if key in products:
+            ds = products[key]
+            ds = ds if since is None else ds.sel(time=ds.time >= since)
+            parts.append(zonal.stats(ds, regions))
+    table = pd.concat(parts)
+    old = out / "zonal.parquet"
+    if since is not None and old.exists():
+        kept = pd.read_parquet(old)
+        table = pd.concat([kept[kept["time"] < since], table])
+    return table.sort_values(["region", "variable", "time"], ignore_index=True)
+
+
+def formats(ctx: Context, *, since: Any = None) -> None:
+    """The formats of `export.WRITERS` the recipe names beyond the Zarr stores, in registry
+    order: written whole, or (appending writers, in an update) the periods from `since`."""
+    rc, products = ctx.recipe, ctx.products
+    # the variables published per period (COGs): the indices and their indicators
+    variables = list(rc.indices) + [f"{i}_{k}" for i in rc.indices for k in rc.indicators]
+    variables += ["lst_tci"] if "tci" in rc.indicators else []
+    for writer in export.WRITERS.values():
+        if writer.write is None or writer.name not in rc.output.formats:
+            continue
+        files = writer.files(ctx.out, products)
+        if not ctx.kept(writer.name, *files.values()):
+            with ctx.timed(writer.name):
+                writer.write(
+                    products, ctx.out, variables=variables, since=since if writer.appends else None
+                )
+        ctx.result.outputs.update(files)

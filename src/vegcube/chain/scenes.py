@@ -1,0 +1,146 @@
+"""Scenes → period composites: one fat task per tile × block of periods (`blocks`), the
+scenes read (`cube`), masked (`mask`), turned into indices (`indices`) and reduced by the
+recipe's reducer (`composite`); land-surface temperature; provisional periods."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any
+
+import xarray as xr
+
+from .. import aoi as aoi_mod
+from .. import blocks, calibrate, composite, cube, indices, mask, sensors
+from ..planning import Plan
+
+__all__ = ["composites", "lst_composites", "provisional", "scene_composites"]
+
+
+def provisional(comp: xr.Dataset, p: Plan) -> xr.Dataset:
+    """Mark the periods that later data may still change (`provisional` coordinate)."""
+    lon = p.grid.geographic_extent.centroid.coords[0][0]
+    last = max(it.datetime for it in p.items if it.datetime is not None)
+    data_end = (last + dt.timedelta(hours=lon / 15)).date()  # local solar day
+    spec = p.recipe.composite
+    latency = composite.get(spec.reducer).reach_days(spec.params)
+    flag = composite.provisional(
+        comp.period_end.values, data_end=data_end, latency_days=latency, today=dt.date.today()
+    )
+    comp = comp.assign_coords(provisional=("time", flag))
+    comp.provisional.attrs = {"long_name": "period may still change (no data acquired after it)"}
+    return comp
+
+
+def composites(p: Plan) -> xr.Dataset:
+    """Period composites of the plan's scenes: one fat task per tile × block of periods
+    (`blocks`); a cross-sensor calibration, which fits over the whole cube, reads it lazily."""
+    rc = p.recipe
+    if rc.source.calibrate is not None:
+        return scene_composites(p, p.items, p.grid, rc.time.start, rc.time.end, chunk=rc.dask.chunk)
+    spec = rc.composite
+    reducer = composite.get(spec.reducer)
+    reach = reducer.reach_days(spec.params)
+    res = abs(p.grid.resolution.x)
+    # read around each tile as far as a pixel's result reaches: dilation, s2cloudless's
+    # averaging disk, and the reducer's own reach (the syntheses' distance to clouds)
+    halo = math.ceil(rc.mask.dilate_m / res) + 1
+    cp = rc.mask.cloud_probability
+    if cp is not None:
+        halo += cp.average_over
+    if reducer.halo_m(spec.params):
+        halo += math.ceil(reducer.halo_m(spec.params) / res) + 1
+    table = composite.periods(rc.time.start, rc.time.end, spec.period)
+    cut = blocks.layout(
+        p.grid,
+        scenes=len(p.items) + len(p.cloud_items),
+        periods=len(table),
+        bands=len(p.bands) + (len(mask.CLOUD_PROBABILITY_BANDS) if p.cloud_items else 0),
+        per_year=composite.PERIODS_PER_YEAR[spec.period],
+        max_side=rc.dask.chunk,  # the recipe's spatial chunk caps the tile
+    )
+
+    def build(items: Any, grid: Any, start: dt.date, end: dt.date) -> xr.Dataset:
+        return scene_composites(p, items, grid, start, end, chunk=None)
+
+    return blocks.by_tiles(
+        build,
+        items=p.items,
+        grid=p.grid,
+        table=table,
+        layout=cut,
+        halo=halo,
+        reach_days=reach,
+        lon=p.grid.geographic_extent.centroid.coords[0][0],
+    )
+
+
+def scene_composites(
+    p: Plan,
+    items: Any,
+    grid: Any,
+    start: dt.date,
+    end: dt.date,
+    *,
+    chunk: int | None,
+) -> xr.Dataset:
+    """Scenes `items` on `grid` → masked indices → the composites of the periods from `start`
+    to `end` (lazy with a `chunk`; with None, read and computed now, numpy-backed)."""
+    rc = p.recipe
+    colls = rc.source.collections
+    per = {c: sensors.bands_for(c, rc.indices) for c in colls}
+    one = colls[0] if len(colls) == 1 else None  # a single collection applies to every item
+    scenes = cube.load(items, per, grid=grid, collection=one, chunk=chunk)
+    ok = mask.valid(
+        scenes,
+        scl_classes=rc.mask.sentinel2_scl,
+        dilate_m=rc.mask.dilate_m,
+        qa_flags=rc.mask.qa_flags,
+    )
+    cp = rc.mask.cloud_probability
+    days = {it.datetime.date() for it in items if it.datetime is not None}
+    pairs = [it for it in p.cloud_items if it.datetime is not None and it.datetime.date() in days]
+    if cp is not None and pairs:  # s2cloudless on the L1C scene of the same solar day
+        l1c = cube.load(
+            pairs, list(mask.CLOUD_PROBABILITY_BANDS), grid=grid,
+            collection=cp.collection, chunk=chunk,
+        )  # fmt: skip
+        prob = mask.cloud_probability(l1c, average_over=cp.average_over, dilation_size=0)
+        ok = ok & ~mask.probable_clouds(
+            scenes, prob, threshold=cp.threshold, dilate_m=rc.mask.dilate_m
+        )
+    ok = ok & aoi_mod.inside(scenes, p.geometry)  # outside the AOI polygon: NaN
+    idx = indices.per_scene(mask.apply(scenes, ok), rc.indices)
+    cal, extra = rc.source.calibrate, {}
+    if cal is not None:  # the fits travel in the composites' attrs (→ composites.zarr, run.json)
+        idx, fits = calibrate.harmonise(
+            idx, reference=cal.reference, indices=rc.indices, max_days=cal.max_days,
+            method=cal.method, apply_fit=cal.apply,
+        )  # fmt: skip
+        extra["calibration"] = calibrate.to_attrs(fits)
+    spec, qa = rc.composite, sensors.for_collection(colls[0]).qa_band
+    reducer = composite.get(spec.reducer)
+    out = reducer(
+        idx, scl=scenes[qa] if reducer.needs_qa else None,
+        period=spec.period, start=start, end=end, **spec.params,
+    )  # fmt: skip
+    return out.assign_attrs(extra)
+
+
+def lst_composites(p: Plan) -> xr.Dataset:
+    """Period means of land-surface temperature (K) from the `lst` source, on the grid."""
+    rc, spec = p.recipe, p.recipe.lst
+    assert spec is not None
+    qa = list(sensors.for_collection(spec.collection).qa_bands)
+    scenes = cube.load(
+        p.lst_items, [spec.band, *qa], grid=p.grid, collection=spec.collection,
+        chunk=rc.dask.chunk,
+    )  # fmt: skip
+    ok = mask.valid(scenes, dilate_m=rc.mask.dilate_m, qa_flags=rc.mask.qa_flags, bands=[spec.band])
+    ok = ok & aoi_mod.inside(scenes, p.geometry)
+    lst = scenes[spec.band].where(ok)
+    lst.attrs = {"long_name": "land surface temperature", "units": "K"}
+    ds = xr.Dataset({"lst": lst})
+    return composite.get("mean")(
+        ds, period=rc.composite.period, start=rc.time.start, end=rc.time.end
+    )

@@ -1,0 +1,79 @@
+"""Recipe sections behind the indicators: the `reference` years, the land-surface-temperature
+source (`lst`, for TCI and VHI) and the VCI thresholds of the `drought_classes`."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import Field, field_validator, model_validator
+
+from ._base import _check_date, _check_order, _Section
+
+__all__ = ["DroughtClasses", "LstSpec", "ReferenceSpec"]
+
+
+class ReferenceSpec(_Section):
+    """Years forming the historical reference."""
+
+    start: dt.date = Field(description="first day of the reference", examples=["2019-01-01"])
+    end: dt.date = Field(
+        description="last day of the reference, inclusive", examples=["2022-12-31"]
+    )
+    min_years: int = Field(3, ge=1, description="fewer reference years than this gives NaN")
+
+    _in_range = field_validator("start", "end")(_check_date)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ReferenceSpec:
+        _check_order(self.start, self.end)
+        return self
+
+
+class LstSpec(_Section):
+    """A land-surface-temperature source (a second source) for TCI and VHI."""
+
+    catalog: str | None = Field(
+        None, description="as source.catalog; default: the same catalog as source"
+    )
+    collection: str = Field("landsat-c2-l2", description="collection with a temperature band")
+    band: str = Field(
+        "lwir", description="common name of the temperature band (Landsat: lwir = ST in kelvin)"
+    )
+    max_cloud_cover: float = Field(100, ge=0, le=100, description="as source.max_cloud_cover")
+    alpha: float = Field(0.5, ge=0, le=1, description="VHI = alpha·VCI + (1 − alpha)·TCI")
+
+    @model_validator(mode="after")
+    def _known(self) -> LstSpec:
+        from .. import sensors
+        from ..errors import SourceError
+
+        try:
+            sensor = sensors.for_collection(self.collection)
+        except SourceError as exc:
+            raise ValueError(str(exc).replace("source.collection: ", "collection: ")) from None
+        if self.band not in sensor.asset_aliases:
+            raise ValueError(
+                f"band: {self.band!r} is not a band of {self.collection}; "
+                f"known: {', '.join(sensor.asset_aliases)}"
+            )
+        return self
+
+
+class DroughtClasses(_Section):
+    """VCI thresholds of the drought classes (upper bounds)."""
+
+    extreme: float = Field(10, description="VCI below this: extreme drought (class 4)")
+    severe: float = Field(20, description="VCI below this: severe drought (class 3)")
+    moderate: float = Field(30, description="VCI below this: moderate drought (class 2)")
+    mild: float = Field(40, description="VCI below this: mild drought (class 1); else none (0)")
+    zscore_max: float | None = Field(
+        None,
+        description="if set, a class other than none also needs z-score ≤ this (e.g. -1): "
+        "confirms a low VCI by a departure from the mean in standard deviations",
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DroughtClasses:
+        if not self.extreme < self.severe < self.moderate < self.mild:
+            raise ValueError("thresholds must increase: extreme < severe < moderate < mild")
+        return self

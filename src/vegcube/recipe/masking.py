@@ -1,0 +1,107 @@
+"""The `mask` recipe section: which pixels are invalid, one key of QA flags per sensor (defaults
+and accepted flags are the sensor's) and the optional s2cloudless cloud probability."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, ValidationInfo, field_validator
+
+from ..sensors import LANDSAT, MODIS09A1, MODIS13Q1, SENTINEL2, Sensor
+from ._base import _Section
+
+__all__ = ["CloudProbabilitySpec", "MaskSpec"]
+
+
+class CloudProbabilitySpec(_Section):
+    """s2cloudless cloud probability from the Sentinel-2 L1C scene of each L2A scene's day."""
+
+    collection: str = Field(
+        "sentinel-2-l1c",
+        description="collection of the L1C scenes (bands B01, B02, B04, B05, B08, B8A, B09, "
+        "B10, B11, B12)",
+    )
+    catalog: str | None = Field(None, description="as source.catalog; default: the same catalog")
+    threshold: float = Field(
+        0.4, ge=0, le=1, description="mask pixels whose cloud probability is above this (0..1)"
+    )
+    average_over: int = Field(
+        4, ge=0, le=50, description="average the probability over a disk of this radius (pixels)"
+    )
+
+    @field_validator("collection")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        from .. import sensors
+        from ..errors import SourceError
+
+        try:
+            sensors.for_collection(v)
+        except SourceError as exc:
+            known = ", ".join(c for m in sensors.AUXILIARY for c in m.collections)
+            raise ValueError(f"{v!r} is not supported; known: {known}") from exc
+        return v
+
+
+def _accepted(sensor: Sensor) -> str:
+    return ", ".join(map(str, sensor.qa_flags))
+
+
+def _defaults(sensor: Sensor) -> list[Any]:
+    return list(sensor.default_flags)
+
+
+class MaskSpec(_Section):
+    """Which pixels are invalid."""
+
+    # one key per sensor (its `mask_key`); defaults and accepted flags are the sensor's
+    sentinel2_scl: list[int] = Field(
+        _defaults(SENTINEL2), description="Sentinel-2 SCL classes to mask (0..11)"
+    )
+    landsat_qa: list[str] = Field(
+        _defaults(LANDSAT),
+        description=f"Landsat QA_PIXEL flags to mask: {_accepted(LANDSAT)}",
+    )
+    modis13q1_qa: list[str] = Field(
+        _defaults(MODIS13Q1),
+        description=f"MOD13Q1 VI Quality flags to mask: {_accepted(MODIS13Q1)}",
+    )
+    modis09a1_qa: list[str] = Field(
+        _defaults(MODIS09A1),
+        description=f"MOD09A1 state QA flags to mask: {_accepted(MODIS09A1)}",
+    )
+    dilate_m: float = Field(
+        0,
+        ge=0,
+        le=10_000,
+        description="grow masked clouds/shadows (not fill, snow, …) by this many metres",
+    )
+    cloud_probability: CloudProbabilitySpec | None = Field(
+        None,
+        description="also mask Sentinel-2 clouds by s2cloudless probability from L1C "
+        "(pip install 'vegcube[s2cloudless]')",
+    )
+
+    @field_validator("sentinel2_scl")
+    @classmethod
+    def _scl_range(cls, v: list[int]) -> list[int]:
+        bad = [c for c in v if c not in SENTINEL2.qa_flags]
+        if bad:
+            raise ValueError(f"SCL classes are 0..11; got {bad}")
+        return v
+
+    @field_validator("landsat_qa", "modis13q1_qa", "modis09a1_qa")
+    @classmethod
+    def _known_flags(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        from .. import sensors
+
+        sensor = next(s for s in sensors.SENSORS if info.field_name == s.mask_key)
+        sensors.check_flags(sensor, v)  # ValueError listing the accepted names
+        return v
+
+    @property
+    def qa_flags(self) -> dict[str, list[Any]]:
+        """Flags to mask per sensor name (`Sensor.name`), for `mask.valid`."""
+        from .. import sensors
+
+        return {s.name: list(getattr(self, s.mask_key)) for s in sensors.SENSORS}

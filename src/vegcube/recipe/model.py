@@ -1,0 +1,93 @@
+"""The whole recipe, `Recipe`: its sections in the order of the chain, the list of indices and
+indicators, and the checks across sections (a report needs indicators, indicators a reference)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from ._base import _Section
+from .drought import DroughtClasses, LstSpec, ReferenceSpec
+from .masking import MaskSpec
+from .outputs import DaskSpec, OutputSpec, RegionsSpec
+from .processing import CompositeSpec, GapfillSpec
+from .source import AOISpec, GridSpec, SourceSpec, TimeSpec
+
+__all__ = ["FORMATS", "INDICATORS", "Recipe"]
+
+INDICATORS = ("vci", "zscore", "anomaly", "pct_normal", "drought_class", "tci", "vhi")
+FORMATS = ("zarr", "cog", "netcdf")
+
+
+class Recipe(_Section):
+    """A whole run, as in DESIGN.md's recipe contract."""
+
+    name: str = Field(description="a short name for the run", examples=["bourail-drought"])
+    aoi: AOISpec
+    time: TimeSpec
+    source: SourceSpec
+    grid: GridSpec = GridSpec()
+    mask: MaskSpec = MaskSpec()
+    indices: list[str] = Field(
+        ["ndvi"],
+        min_length=1,
+        description="ndvi, ndwi (Gao) or any spyndex index name",
+        examples=[["ndvi", "ndwi"]],
+    )
+    composite: CompositeSpec = CompositeSpec()
+    gapfill: GapfillSpec | None = Field(
+        None, description="fill the composites' gaps (parameters of the method beside it)"
+    )
+    reference: ReferenceSpec | None = Field(None, description="needed for indicators")
+    indicators: list[
+        Literal["vci", "zscore", "anomaly", "pct_normal", "drought_class", "tci", "vhi"]
+    ] = Field(
+        [],
+        description="vci, zscore, anomaly, pct_normal, drought_class; tci, vhi (need `lst`)",
+        examples=[["vci", "zscore", "anomaly", "drought_class"]],
+    )
+    lst: LstSpec | None = Field(
+        None, description="land-surface temperature source, for the tci and vhi indicators"
+    )
+    drought_classes: DroughtClasses = DroughtClasses()
+    regions: RegionsSpec | None = Field(None, description="per-region statistics, optional")
+    output: OutputSpec
+    dask: DaskSpec = DaskSpec()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Recipe:
+        if self.output.report and not {"vci", "zscore", "anomaly"} <= set(self.indicators):
+            raise ValueError("output: report needs indicators vci, zscore and anomaly")
+        if self.indicators and self.reference is None:
+            raise ValueError("indicators: need a `reference: {start, end}` section")
+        if {"tci", "vhi"} & set(self.indicators) and self.lst is None:
+            raise ValueError("indicators: tci and vhi need an `lst: {collection, band}` section")
+        if self.reference is not None and (
+            self.reference.end < self.time.start or self.reference.start > self.time.end
+        ):
+            raise ValueError(
+                f"reference: {self.reference.start}..{self.reference.end} lies outside "
+                f"time {self.time.start}..{self.time.end}"
+            )
+        ref = self.reference
+        if self.indicators and ref is not None:
+            years = ref.end.year - ref.start.year + 1
+            if ref.min_years > years:
+                raise ValueError(
+                    f"reference.min_years: {ref.min_years} is more than the {years} years "
+                    f"from {ref.start} to {ref.end}: every indicator would be NaN; lower "
+                    "min_years or widen the reference"
+                )
+        return self
+
+    @field_validator("indices")
+    @classmethod
+    def _known_indices(cls, v: list[str]) -> list[str]:
+        from ..indices import resolve
+
+        for name in v:
+            resolve(name)  # raises ValueError listing what is known
+        if len(set(v)) != len(v):
+            raise ValueError(f"indices are repeated: {v}")
+        return v
