@@ -131,8 +131,8 @@ def plan(recipe: Recipe | dict[str, Any] | str | os.PathLike[str]) -> Plan:
                 end=rc.time.end + dt.timedelta(days=1),
             )
         except SourceError as exc:  # name this section's keys, not source's
-            msg = str(exc).replace("source.collection", f"{field_}.collection")
-            raise SourceError(msg.replace("source.catalog", f"{field_}.catalog")) from None
+            key = (exc.field or "").removeprefix("source.")
+            raise exc.at(f"{field_}.{key}") if key else exc from None
         if found:
             try:
                 cube.asset_keys(found, mask.CLOUD_PROBABILITY_BANDS, collection=cp.collection)

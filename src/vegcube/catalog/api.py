@@ -52,13 +52,15 @@ def _open_client(url: str, retry: Any) -> Any:
         status = getattr(exc, "status_code", None)
         why = f"HTTP {status}: {_short(exc)}" if status else _short(exc)
         raise SourceError(
-            f"source.catalog: cannot reach the STAC API at {url} ({why}); accepted: a known "
-            f"catalog ({', '.join(CATALOGS)}), a STAC API URL, or a static catalog.json"
+            f"cannot reach the STAC API at {url} ({why}); accepted: a known "
+            f"catalog ({', '.join(CATALOGS)}), a STAC API URL, or a static catalog.json",
+            field="source.catalog",
         ) from None
     except (OSError, ValueError, pystac.STACError) as exc:  # not JSON, not STAC
         raise SourceError(
-            f"source.catalog: {url} is not a STAC API landing page ({_short(exc)}); accepted: "
-            f"a known catalog ({', '.join(CATALOGS)}), a STAC API URL, or a static catalog.json"
+            f"{url} is not a STAC API landing page ({_short(exc)}); accepted: "
+            f"a known catalog ({', '.join(CATALOGS)}), a STAC API URL, or a static catalog.json",
+            field="source.catalog",
         ) from None
 
 
@@ -71,11 +73,14 @@ def _check_collection(client: Any, url: str, collection: str) -> Any:
             return found
         ids = sorted(c.id for c in client.get_collections())
     except APIError as exc:
-        raise SourceError(f"source.catalog: the STAC API at {url} failed: {_short(exc)}") from None
+        raise SourceError(
+            f"the STAC API at {url} failed: {_short(exc)}",
+            field="source.catalog",
+        ) from None
     shown = ", ".join(ids[:40]) + (f" … ({len(ids)} in all)" if len(ids) > 40 else "")
     raise SourceError(
-        f"source.collection: {collection!r} is not a collection of {url}; "
-        f"it has: {shown or 'no collections'}"
+        f"{collection!r} is not a collection of {url}; it has: {shown or 'no collections'}",
+        field="source.collection",
     )
 
 

@@ -69,8 +69,9 @@ def resolve_catalog(catalog: str) -> str:
         path = path / "catalog.json"
     if not path.is_file():
         raise SourceError(
-            f"source.catalog: {catalog!r} is neither a known catalog "
-            f"({', '.join(CATALOGS)}), a URL, nor an existing catalog.json"
+            f"{catalog!r} is neither a known catalog "
+            f"({', '.join(CATALOGS)}), a URL, nor an existing catalog.json",
+            field="source.catalog",
         )
     return str(path.resolve())
 
@@ -94,9 +95,10 @@ def signer_for(catalog: str) -> Signer | None:
         import planetary_computer  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         raise SourceError(
-            f"source.catalog: {named.name!r} assets must be signed by the planetary-computer "
+            f"{named.name!r} assets must be signed by the planetary-computer "
             "package, which is not installed; install it with "
-            "`pip install 'vegcube[planetary-computer]'`"
+            "`pip install 'vegcube[planetary-computer]'`",
+            field="source.catalog",
         ) from None
     sign: Signer = planetary_computer.sign_inplace
     return sign

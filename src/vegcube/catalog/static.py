@@ -52,14 +52,18 @@ class RetryingStacIO(pystac.stac_io.DefaultStacIO):
                 if r.status_code < 400:
                     return str(r.text)  # a truncated body raised above (Content-Length)
                 if r.status_code not in (429, 500, 502, 503, 504):
-                    raise SourceError(f"source.catalog: {href} answered HTTP {r.status_code}")
+                    raise SourceError(
+                        f"{href} answered HTTP {r.status_code}",
+                        field="source.catalog",
+                    )
                 last = OSError(f"HTTP {r.status_code}")
             except requests.RequestException as exc:  # reset, truncated body, timeout
                 last = exc
             time.sleep(min(60.0, self.backoff * 2**attempt))
         raise SourceError(
-            f"source.catalog: cannot read {href} after {self.attempts} attempts ({last}); "
-            "check the address and the network, then run again"
+            f"cannot read {href} after {self.attempts} attempts ({last}); "
+            "check the address and the network, then run again",
+            field="source.catalog",
         )
 
 
@@ -75,8 +79,9 @@ def _walk_static(href: str, collection: str) -> Iterator[pystac.Item]:
             colls.setdefault(root.id, root)
         if collection not in colls:
             raise SourceError(
-                f"source.collection: {collection!r} is not in {href}; "
-                f"it has: {', '.join(sorted(colls)) or 'no collections'}"
+                f"{collection!r} is not in {href}; "
+                f"it has: {', '.join(sorted(colls)) or 'no collections'}",
+                field="source.collection",
             )
         for item in colls[collection].get_items(recursive=True):
             where = item.get_self_href() or href
@@ -87,6 +92,7 @@ def _walk_static(href: str, collection: str) -> Iterator[pystac.Item]:
             pystac.STACError, pystac.errors.STACTypeError) as exc:  # fmt: skip
         at = f" (at or after {where})" if where != href else ""
         raise SourceError(
-            f"source.catalog: cannot read static catalog {href}{at}: {_short(exc)}; accepted: "
-            "a STAC catalog.json whose children and items exist and are STAC JSON"
+            f"cannot read static catalog {href}{at}: {_short(exc)}; accepted: "
+            "a STAC catalog.json whose children and items exist and are STAC JSON",
+            field="source.catalog",
         ) from None

@@ -44,9 +44,10 @@ def asset_env(catalog: str) -> dict[str, str]:
     missing = [v for v in named.credentials if not os.environ.get(v)]
     if missing:
         raise SourceError(
-            f"source.catalog: reading 'cdse' assets needs your CDSE S3 keys in the environment "
+            f"reading 'cdse' assets needs your CDSE S3 keys in the environment "
             f"variables {' and '.join(named.credentials)}; not set: {', '.join(missing)} "
-            "(create keys at https://eodata-s3keysmanager.dataspace.copernicus.eu)"
+            "(create keys at https://eodata-s3keysmanager.dataspace.copernicus.eu)",
+            field="source.catalog",
         )
     return _Masked(
         AWS_S3_ENDPOINT=_CDSE_S3_ENDPOINT,

@@ -50,7 +50,7 @@ class LstSpec(_Section):
         try:
             sensor = sensors.for_collection(self.collection)
         except SourceError as exc:
-            raise ValueError(str(exc).replace("source.collection: ", "collection: ")) from None
+            raise ValueError(str(exc.at("collection"))) from None
         if self.band not in sensor.asset_aliases:
             raise ValueError(
                 f"band: {self.band!r} is not a band of {self.collection}; "

@@ -56,7 +56,10 @@ def for_collection(collection: str) -> Sensor:
         if collection in sensor.collections:
             return sensor
     known = ", ".join(c for s in SENSORS for c in s.collections)
-    raise SourceError(f"source.collection: {collection!r} is not supported; known: {known}")
+    raise SourceError(
+        f"{collection!r} is not supported; known: {known}",
+        field="source.collection",
+    )
 
 
 def for_name(name: str) -> Sensor:
