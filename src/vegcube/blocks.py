@@ -32,8 +32,9 @@ __all__ = ["Layout", "Tile", "by_tiles", "layout", "tiles"]
 
 #: a task's working memory (bytes) the tile side is chosen for
 BUDGET = 256 * 2**20
-#: bytes per pixel and scene a task holds per band read (float32 values, masks, indices)
-_BYTES_PER_BAND = 12
+#: bytes per pixel and scene a task holds per band read: the DN read, float32 values and
+#: the float64 temporaries of the DN → value step, masks, indices, the reducer's sorted copy
+_BYTES_PER_BAND = 16
 
 #: (items, grid, first period start, last period end) → that block's composites, computed
 Build = Callable[[Sequence[pystac.Item], GeoBox, dt.date, dt.date], xr.Dataset]
