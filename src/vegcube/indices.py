@@ -10,7 +10,7 @@ import numpy as np
 import xarray as xr
 
 from . import sensors
-from .errors import BandError
+from .errors import BandError, InputError
 
 __all__ = ["IndexSpec", "compute", "normalized_difference", "per_scene", "resolve"]
 
@@ -65,7 +65,7 @@ def resolve(name: str) -> IndexSpec:
     key = name if name in cat else next((k for k in cat if k.lower() == name.lower()), None)
     if key is None:
         close = sorted(k for k in cat if k.lower().startswith(name[:2].lower()))[:8]
-        raise ValueError(
+        raise InputError(
             f"unknown index {name!r}; use ndvi, ndwi or a spyndex index name"
             + (f" (similar: {', '.join(close)})" if close else "")
         )
@@ -73,7 +73,7 @@ def resolve(name: str) -> IndexSpec:
     consts = _constants()
     unsupported = [b for b in idx.bands if b not in SPYNDEX_BANDS and b not in consts]  # type: ignore[attr-defined]
     if unsupported:
-        raise ValueError(
+        raise InputError(
             f"index {key!r} needs {unsupported}, which optical reflectance cubes do not have"
         )
     bands = tuple(SPYNDEX_BANDS[b] for b in idx.bands if b in SPYNDEX_BANDS)  # type: ignore[attr-defined]
@@ -128,7 +128,7 @@ def _spyndex(ds: xr.Dataset, spec: IndexSpec) -> xr.DataArray:
         if sym not in params and sym in spyndex.constants:
             default = spyndex.constants[sym].default
             if default is None:
-                raise ValueError(f"index {spec.name!r} needs constant {sym!r} with no default")
+                raise InputError(f"index {spec.name!r} needs constant {sym!r} with no default")
             params[sym] = default
     da = spyndex.computeIndex(index=spec.spyndex_name, params=params)
     da = da.where(np.isfinite(da))

@@ -14,7 +14,7 @@ import xarray as xr
 from scipy import ndimage
 
 from . import sensors as _sensors
-from .errors import BandError, VegcubeError
+from .errors import BandError, InputError, VegcubeError
 
 __all__ = [
     "CLOUD_PROBABILITY_BANDS",
@@ -270,10 +270,10 @@ def probable_clouds(
     scene, get False (their own QA masks them). True regions grow by `dilate_m` metres.
     """
     if not 0 <= threshold <= 1:
-        raise ValueError(f"threshold must be within 0..1, got {threshold}")
+        raise InputError(f"threshold must be within 0..1, got {threshold}")
     for dim in ("y", "x"):
         if not np.array_equal(scenes[dim].values, probability[dim].values):
-            raise ValueError(f"the probability's {dim} coordinates differ from the scenes' grid")
+            raise InputError(f"the probability's {dim} coordinates differ from the scenes' grid")
 
     def days(obj: xr.Dataset | xr.DataArray) -> np.ndarray:
         t = obj["solar_day"] if "solar_day" in obj.coords else obj["time"]

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
-from ..errors import SourceError
+from ..errors import InputError, SourceError
 from ._sensor import Sensor
 from .landsat import LANDSAT
 from .modis import MODIS13Q1
@@ -108,5 +108,5 @@ def check_flags(sensor: Sensor, flags: Iterable[Hashable]) -> list[Hashable]:
     bad = [f for f in given if f not in sensor.qa_flags]
     if bad:
         accepted = ", ".join(str(f) for f in sensor.qa_flags)
-        raise ValueError(f"unknown {sensor.name} QA flags {bad}; accepted: {accepted}")
+        raise InputError(f"unknown {sensor.name} QA flags {bad}; accepted: {accepted}")
     return given

@@ -6,6 +6,8 @@ from collections.abc import Callable, Collection, Hashable, Iterable, Mapping
 
 import xarray as xr
 
+from ..errors import InputError
+
 __all__ = ["bit", "decode", "field", "integer"]
 
 
@@ -45,7 +47,7 @@ def decode(
     cloud = xr.zeros_like(q, dtype=bool)
     for name in map(str, flags):
         if name not in tests:
-            raise ValueError(f"unknown {product} QA flag {name!r}; accepted: {', '.join(tests)}")
+            raise InputError(f"unknown {product} QA flag {name!r}; accepted: {', '.join(tests)}")
         hit = tests[name]() if name == "fill" else tests[name]() & ~filled
         if name in cloud_flags:
             cloud = cloud | hit

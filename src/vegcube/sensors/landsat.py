@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..errors import InputError
 from ._bits import bit, integer
 from ._sensor import Sensor
 
@@ -80,7 +81,7 @@ def _invalid(qa: xr.DataArray, flags: Iterable[Hashable]) -> tuple[xr.DataArray,
         elif name in _BIT_OF and name != "clear":
             hit = bit(q, _BIT_OF[str(name)])
         else:
-            raise ValueError(
+            raise InputError(
                 f"unknown Landsat QA flag {name!r}; accepted: {', '.join(map(str, _QA_FLAGS))}"
             )
         if name in _CLOUD_FLAGS:

@@ -7,6 +7,7 @@ import math
 from collections.abc import Hashable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..errors import InputError
 from ._bits import bit, integer
 from ._sensor import Sensor
 from .values import Verdict, baseline_text, processing_baseline
@@ -132,7 +133,7 @@ def qa60_invalid(
     names = set(QA60_BITS.values()) if flags is None else set(flags)
     unknown = names - set(QA60_BITS.values())
     if unknown:
-        raise ValueError(f"unknown QA60 flags {sorted(unknown)}; accepted: opaque_cloud, cirrus")
+        raise InputError(f"unknown QA60 flags {sorted(unknown)}; accepted: opaque_cloud, cirrus")
     q = integer(qa60)
     cloud = xr.zeros_like(q, dtype=bool)
     for n, name in QA60_BITS.items():
