@@ -49,3 +49,30 @@ def small_no_raster_bands(tmp_path_factory) -> DemoArchive:
         end="2022-03-31",
         raster_bands=False,
     )
+
+
+#: test modules that run the whole chain, the CLI in subprocesses or servers: marked `slow`
+#: (`pytest -m "not slow"` is the fast loop: every step's own tests, under 90 s on 2 cores)
+END_TO_END = {
+    "test_bad_inputs",
+    "test_blocks",
+    "test_cli",
+    "test_cloudprob",
+    "test_combined",
+    "test_fetch",
+    "test_lst",
+    "test_report",
+    "test_run_demo",
+    "test_stac_api",
+    "test_update",
+}
+#: fixtures that run the chain once for a session
+CHAIN_FIXTURES = {"demo_run"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the end-to-end tests `slow` (by module, or by a fixture that runs the chain)."""
+    for item in items:
+        module = item.nodeid.split("::")[0].rsplit("/", 1)[-1].removesuffix(".py")
+        if module in END_TO_END or CHAIN_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
