@@ -76,8 +76,8 @@ def read_aoi(aoi: AOILike) -> Geometry:
     if isinstance(aoi, (tuple, list)):
         return _from_bbox(aoi)
     if isinstance(aoi, dict):
-        if "type" in aoi:
-            return _check(Geometry(_geojson(aoi, "aoi.geometry"), "EPSG:4326"), "aoi.geometry")
+        if "type" in aoi:  # a GeoJSON object
+            return _from_geojson(aoi)
         unknown = sorted(set(aoi) - {"bbox", "path", "layer", "geometry"})
         if unknown:
             raise RecipeError(f"aoi: unknown key(s) {', '.join(unknown)}")
@@ -85,17 +85,19 @@ def read_aoi(aoi: AOILike) -> Geometry:
         if len(given) != 1:
             got = ", ".join(given) or "none"
             raise RecipeError(f"aoi: give exactly one of bbox, path or geometry (got {got})")
-        if aoi.get("bbox") is not None:
-            return _from_bbox(aoi["bbox"])
-        if aoi.get("geometry") is not None:
-            return read_aoi(aoi["geometry"])
-        return _from_file(Path(aoi["path"]), aoi.get("layer"))
-    if aoi.bbox is not None:
-        return _from_bbox(aoi.bbox)
-    if aoi.geometry is not None:
-        return _check(Geometry(_geojson(aoi.geometry, "aoi.geometry"), "EPSG:4326"), "aoi.geometry")
-    assert aoi.path is not None
-    return _from_file(aoi.path, aoi.layer)
+        bbox, geometry, path, layer = (aoi.get(k) for k in ("bbox", "geometry", "path", "layer"))
+    else:
+        bbox, geometry, path, layer = aoi.bbox, aoi.geometry, aoi.path, aoi.layer
+    if bbox is not None:
+        return _from_bbox(bbox)
+    if geometry is not None:
+        return _from_geojson(geometry)
+    assert path is not None
+    return _from_file(Path(path), layer)
+
+
+def _from_geojson(obj: Any) -> Geometry:
+    return _check(Geometry(_geojson(obj, "aoi.geometry"), "EPSG:4326"), "aoi.geometry")
 
 
 def _from_bbox(bbox: Any) -> Geometry:

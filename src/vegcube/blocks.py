@@ -28,7 +28,7 @@ from odc.geo.geobox import GeoBox
 
 from .errors import DataError
 
-__all__ = ["Layout", "Tile", "by_tiles", "layout", "tiles"]
+__all__ = ["Layout", "Tile", "assemble", "by_tiles", "layout", "map_chunks", "tiles"]
 
 #: a task's working memory (bytes) the tile side is chosen for
 BUDGET = 256 * 2**20
@@ -128,12 +128,12 @@ def by_tiles(
     # ± a day more: a scene outside its block's periods is read but not used
     reach = np.timedelta64(math.ceil(reach_days) + 1, "D")
 
-    def members(block: pd.DataFrame) -> list[pystac.Item]:
-        lo = np.datetime64(block["start"].iloc[0].date(), "D") - reach
-        hi = np.datetime64(block["end"].iloc[-1].date(), "D") + reach
+    def members(first: pd.Timestamp, last: pd.Timestamp) -> list[pystac.Item]:
+        lo = np.datetime64(first.date(), "D") - reach
+        hi = np.datetime64(last.date(), "D") + reach
         return [it for it, d in zip(items, days, strict=True) if lo <= d <= hi]
 
-    chosen = [members(b) for b in blocks]
+    chosen = [members(b["start"].iloc[0], b["end"].iloc[-1]) for b in blocks]
 
     def task(bi: int, iy: int, ix: int) -> dict[str, np.ndarray]:
         # by index: dask would otherwise hash (pickle) every item of every task's arguments
@@ -142,43 +142,41 @@ def by_tiles(
         ds = build(chosen[bi], tile.read, start, end).isel(y=tile.inner[0], x=tile.inner[1])
         return {str(k): np.asarray(v.values) for k, v in ds.data_vars.items()}
 
-    run = uuid.uuid4().hex
-    if not any(chosen):
+    # the first period holding scenes, on a small corner of the grid, tells the variables,
+    # their types and attributes at the cost of a few small reads
+    first = next((i for i in range(len(table)) if members(*table.iloc[i][["start", "end"]])), None)
+    if first is None:
         raise DataError("no scene falls in any period of the run: nothing to composite")
-    probe = _probe(build, table, items, days, reach, cut[0][0].read)
+    start, end = table["start"].iloc[first], table["end"].iloc[first]
+    corner = cut[0][0].read[: min(16, grid.shape.y), : min(16, grid.shape.x)]
+    probe = build(members(start, end), corner, start.date(), end.date())
     names = [str(v) for v in probe.data_vars]
-    parts: dict[str, list[list[list[Any]]]] = {n: [] for n in names}
-    for bi, (block, its) in enumerate(zip(blocks, chosen, strict=True)):
-        per_block: dict[str, list[list[Any]]] = {n: [] for n in names}
-        for iy, row in enumerate(cut):
-            per_row: dict[str, list[Any]] = {n: [] for n in names}
-            for ix, tile in enumerate(row):
-                shape = (
-                    len(block),
-                    tile.rows.stop - tile.rows.start,
-                    tile.cols.stop - tile.cols.start,
+    run = uuid.uuid4().hex
+    cells = [
+        [
+            [
+                (
+                    dask.delayed(task, pure=False)(
+                        bi, iy, ix, dask_key_name=f"vegcube-composites-{run}-{bi}-{iy}-{ix}"
+                    )
+                    if its
+                    else None,  # no scene in the block: the fill value
+                    (len(block), t.rows.stop - t.rows.start, t.cols.stop - t.cols.start),
                 )
-                if not its:
-                    for n in names:
-                        per_row[n].append(
-                            darr.full(shape, _fill(probe[n].dtype), dtype=probe[n].dtype)
-                        )
-                    continue
-                key = f"vegcube-composites-{run}-{bi}-{iy}-{ix}"
-                out = dask.delayed(task, pure=False)(bi, iy, ix, dask_key_name=key)
-                for n in names:
-                    per_row[n].append(darr.from_delayed(out[n], shape, dtype=probe[n].dtype))
-            for n in names:
-                per_block[n].append(per_row[n])
-        for n in names:
-            parts[n].append(per_block[n])
+                for ix, t in enumerate(row)
+            ]
+            for iy, row in enumerate(cut)
+        ]
+        for bi, (block, its) in enumerate(zip(blocks, chosen, strict=True))
+    ]
+    parts = assemble(cells, {n: probe[n].dtype for n in names})
     coords = {
         "time": table["start"].values,
         "y": grid.coords["y"].values,
         "x": grid.coords["x"].values,
     }
     out = xr.Dataset(
-        {n: (("time", "y", "x"), darr.block(parts[n]), probe[n].attrs) for n in names},
+        {n: (("time", "y", "x"), parts[n], probe[n].attrs) for n in names},
         coords=coords,
         attrs=probe.attrs,
     )
@@ -191,27 +189,6 @@ def by_tiles(
     if "spatial_ref" in probe.coords:
         out = out.assign_coords(spatial_ref=probe.spatial_ref)
     return out
-
-
-def _probe(
-    build: Build,
-    table: pd.DataFrame,
-    items: Sequence[pystac.Item],
-    days: np.ndarray,
-    reach: np.timedelta64,
-    grid: GeoBox,
-    side: int = 16,
-) -> xr.Dataset:
-    """The composites of the first period holding scenes on a small corner of `grid`: the
-    variables, their types and attributes, at the cost of a few small reads."""
-    for start, end in zip(table["start"], table["end"], strict=True):
-        lo = np.datetime64(start.date(), "D") - reach
-        hi = np.datetime64(end.date(), "D") + reach
-        its = [it for it, d in zip(items, days, strict=True) if lo <= d <= hi]
-        if its:
-            corner = grid[: min(side, grid.shape.y), : min(side, grid.shape.x)]
-            return build(its, corner, start.date(), end.date())
-    raise DataError("no scene falls in any period of the run: nothing to composite")
 
 
 def _small_coords_loaded(obj: xr.Dataset) -> xr.Dataset:
@@ -251,6 +228,31 @@ def _cut(obj: xr.Dataset, sel: dict[str, Any]) -> xr.Dataset:
         else:
             out[name] = xr.Variable(var.dims, data.blocks[tuple(index)], var.attrs, var.encoding)
     return out
+
+
+def assemble(
+    cells: Sequence[Sequence[Sequence[tuple[Any, tuple[int, ...]]]]],
+    dtypes: dict[str, np.dtype[Any]],
+) -> dict[str, darr.Array]:
+    """One dask array per variable from a 3-D grid of tasks: `cells[i][j][k]` is (a delayed
+    mapping variable → numpy block, or None for a block of fill values; the block's shape)."""
+    return {
+        name: darr.block(
+            [
+                [
+                    [
+                        darr.from_delayed(out[name], shape, dtype=dtype)
+                        if out is not None
+                        else darr.full(shape, _fill(dtype), dtype=dtype)
+                        for out, shape in row
+                    ]
+                    for row in plane
+                ]
+                for plane in cells
+            ]
+        )
+        for name, dtype in dtypes.items()
+    }
 
 
 def _fill(dtype: np.dtype[Any]) -> Any:
@@ -314,22 +316,25 @@ def map_chunks(fn: Callable[..., xr.Dataset], ds: xr.Dataset, *others: xr.Datase
     )
     names = [str(v) for v in probe.data_vars]
     run = uuid.uuid4().hex
-    arrays: dict[str, list[list[list[Any]]]] = {n: [] for n in names}
-    for it, nt in enumerate(tc):
-        rows: dict[str, list[list[Any]]] = {n: [] for n in names}
-        for iy, ny in enumerate(yc):
-            row: dict[str, list[Any]] = {n: [] for n in names}
-            for ix, nx in enumerate(xc):
-                args = [part(ds, iy, ix, it), *(part(o, iy, ix, it) for o in others)]
-                key = f"vegcube-{fn.__name__}-{run}-{it}-{iy}-{ix}"
-                out = dask.delayed(task, pure=False)(*args, dask_key_name=key)
-                for n in names:
-                    row[n].append(darr.from_delayed(out[n], (nt, ny, nx), dtype=probe[n].dtype))
-            for n in names:
-                rows[n].append(row[n])
-        for n in names:
-            arrays[n].append(rows[n])
-    data = {n: (("time", "y", "x"), darr.block(arrays[n]), probe[n].attrs) for n in names}
+    cells = [
+        [
+            [
+                (
+                    dask.delayed(task, pure=False)(
+                        part(ds, iy, ix, it),
+                        *(part(o, iy, ix, it) for o in others),
+                        dask_key_name=f"vegcube-{fn.__name__}-{run}-{it}-{iy}-{ix}",
+                    ),
+                    (nt, ny, nx),
+                )
+                for ix, nx in enumerate(xc)
+            ]
+            for iy, ny in enumerate(yc)
+        ]
+        for it, nt in enumerate(tc)
+    ]
+    arrays = assemble(cells, {n: probe[n].dtype for n in names})
+    data = {n: (("time", "y", "x"), arrays[n], probe[n].attrs) for n in names}
     coords = {k: v for k, v in ds.coords.items() if k in probe.coords or "time" in v.dims}
     out = xr.Dataset(data, coords=coords, attrs=probe.attrs)
     for n in names:

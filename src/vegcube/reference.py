@@ -81,12 +81,12 @@ def compute(
     if any(data[n].chunks for n in names):
         arrays = _blockwise(data, names, members)
     else:
-        arrays = _eager(data, names, members)
+        arrays = _all_statistics(data, names, members)
     out = xr.Dataset(
         {
             f"{n}_{s}": (
                 ("period_of_year", "y", "x"),
-                arrays[n][s],
+                arrays[f"{n}_{s}"],
                 {"long_name": f"reference {s} of {n} per {period} of year"},
             )
             for n in names
@@ -115,19 +115,23 @@ def _years_first(values: np.ndarray, members: list[np.ndarray]) -> np.ndarray:
     return out
 
 
-def _eager(
+def _all_statistics(
     data: xr.Dataset, names: list[str], members: list[np.ndarray]
-) -> dict[str, dict[str, np.ndarray]]:
-    return {n: statistics(_years_first(np.asarray(data[n].values), members)) for n in names}
+) -> dict[str, np.ndarray]:
+    """`<var>_<stat>` of every variable of `data` over the time steps of `members`."""
+    return {
+        f"{n}_{s}": a
+        for n in names
+        for s, a in statistics(_years_first(np.asarray(data[n].values), members)).items()
+    }
 
 
-def _blockwise(
-    data: xr.Dataset, names: list[str], members: list[np.ndarray]
-) -> dict[str, dict[str, Any]]:
+def _blockwise(data: xr.Dataset, names: list[str], members: list[np.ndarray]) -> dict[str, Any]:
     """One task per spatial chunk × group of periods of the year: each reads the reference
     years of its periods (its only inputs) and computes their statistics in numpy."""
     import dask
-    import dask.array as darr
+
+    from .blocks import assemble
 
     data = data.unify_chunks()
     ychunks, xchunks = data.chunks["y"], data.chunks["x"]
@@ -142,37 +146,33 @@ def _blockwise(
     yedges, xedges = np.cumsum((0, *ychunks)), np.cumsum((0, *xchunks))
     run = uuid.uuid4().hex
 
-    def task(piece: xr.Dataset, sizes: list[int]) -> dict[str, dict[str, np.ndarray]]:
+    def task(piece: xr.Dataset, sizes: list[int]) -> dict[str, np.ndarray]:
         bounds = np.cumsum((0, *sizes))
         local = [np.arange(bounds[k], bounds[k + 1]) for k in range(len(sizes))]
-        return {n: statistics(_years_first(np.asarray(piece[n].values), local)) for n in names}
+        return _all_statistics(piece, names, local)
 
-    dtypes = {s: np.dtype("int16" if s == "count" else "float32") for s in STATS}
-    parts: dict[str, dict[str, list[list[list[Any]]]]] = {n: {s: [] for s in STATS} for n in names}
-    for gi, grp in enumerate(groups):
-        idx = np.concatenate([members[p] for p in grp]).astype(int)
-        sizes = [len(members[p]) for p in grp]
-        per_group: dict[str, dict[str, list[list[Any]]]] = {
-            n: {s: [] for s in STATS} for n in names
-        }
-        for iy in range(len(ychunks)):
-            per_row: dict[str, dict[str, list[Any]]] = {n: {s: [] for s in STATS} for n in names}
-            for ix in range(len(xchunks)):
-                piece = data.isel(
-                    time=idx,
-                    y=slice(yedges[iy], yedges[iy + 1]),
-                    x=slice(xedges[ix], xedges[ix + 1]),
+    cells = [
+        [
+            [
+                (
+                    dask.delayed(task, pure=False)(
+                        data.isel(
+                            time=np.concatenate([members[p] for p in grp]).astype(int),
+                            y=slice(yedges[iy], yedges[iy + 1]),
+                            x=slice(xedges[ix], xedges[ix + 1]),
+                        ),
+                        [len(members[p]) for p in grp],
+                        dask_key_name=f"vegcube-reference-{run}-{gi}-{iy}-{ix}",
+                    ),
+                    (len(grp), ychunks[iy], xchunks[ix]),
                 )
-                key = f"vegcube-reference-{run}-{gi}-{iy}-{ix}"
-                res = dask.delayed(task, pure=False)(piece, sizes, dask_key_name=key)
-                shape = (len(grp), ychunks[iy], xchunks[ix])
-                for n in names:
-                    for s in STATS:
-                        per_row[n][s].append(darr.from_delayed(res[n][s], shape, dtype=dtypes[s]))
-            for n in names:
-                for s in STATS:
-                    per_group[n][s].append(per_row[n][s])
-        for n in names:
-            for s in STATS:
-                parts[n][s].append(per_group[n][s])
-    return {n: {s: darr.block(parts[n][s]) for s in STATS} for n in names}
+                for ix in range(len(xchunks))
+            ]
+            for iy in range(len(ychunks))
+        ]
+        for gi, grp in enumerate(groups)
+    ]
+    dtypes = {
+        f"{n}_{s}": np.dtype("int16" if s == "count" else "float32") for n in names for s in STATS
+    }
+    return assemble(cells, dtypes)

@@ -68,8 +68,7 @@ class Context:
         self.say(f"{name} …")
         path = self.out / f"{name}.zarr"
         state, since = self.state, self.window.since
-        if state is not None and state.done(name) and path.exists():
-            self.say(f"{name}: written by an earlier attempt, kept")
+        if self.kept(name, path):
             self.result.outputs[name] = path
             return xr.open_zarr(path)
         if since is None or whole:
