@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ._version import __version__ as __version__
 from .errors import BandError, DataError, RecipeError, SourceError, VegcubeError
 
 if TYPE_CHECKING:  # imported on first use (PEP 562): `vegcube --help` starts fast
@@ -63,8 +64,6 @@ def __getattr__(name: str) -> Any:
         return getattr(importlib.import_module(f".{_NAMES[name]}", __name__), name)
     raise AttributeError(f"module 'vegcube' has no attribute {name!r}")
 
-
-__version__ = "0.1.0"
 
 __all__ = [
     "BandError",

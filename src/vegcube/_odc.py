@@ -1,7 +1,7 @@
 """The private odc-stac / odc-loader names vegcube needs, in one place.
 
 odc-stac exposes no public hook for these; pin-compatible upgrades should only need this
-module checked (and `tests/test_cube_catalog.py`, which reads through both).
+module checked (and `tests/unit/test_cube.py`, which reads through both).
 
 - `StacAuxReader` (``odc.stac._mdtools``): the reader of auxiliary (non-raster) metadata that
   `odc.stac.load` builds by default; passing our own driver means passing it too.

@@ -269,15 +269,19 @@ def _solar_day(item: pystac.Item, lon: float) -> np.datetime64:
     return np.datetime64((when + dt.timedelta(hours=lon / 15)).date(), "D")
 
 
-def map_chunks(fn: Callable[..., xr.Dataset], ds: xr.Dataset, *others: xr.Dataset) -> xr.Dataset:
+def map_chunks(
+    fn: Callable[..., xr.Dataset], ds: xr.Dataset, *others: xr.Dataset, lookback: int = 0
+) -> xr.Dataset:
     """`fn(block, *others_block)` per chunk of `ds` (time, y, x), as one task each.
 
     `ds`'s chunks are the blocks (a stage's Zarr chunks: periods × a spatial tile); each
     `others` dataset (no time dimension, e.g. a reference) is cut to the block's tile and,
     along `period_of_year`, to the block's periods of the year. `fn` is a step function
-    returning (time, y, x) variables; it runs on numpy inside the task. The result has `ds`'s
-    time coordinates and chunks. A small corner of the first chunk is computed now (it gives
-    the variables and their types).
+    returning (time, y, x) variables; it runs on numpy inside the task. With `lookback`, a
+    block also holds up to that many periods before it (for rules over consecutive
+    periods); `fn`'s results for them are dropped. The result has `ds`'s time coordinates
+    and chunks. A small corner of the first chunk is computed now (it gives the variables
+    and their types).
     """
     cubes = [v for v in ds.data_vars.values() if v.chunks and set(v.dims) == {"time", "y", "x"}]
     if not cubes:
@@ -290,23 +294,26 @@ def map_chunks(fn: Callable[..., xr.Dataset], ds: xr.Dataset, *others: xr.Datase
     # small coordinates (period ends, flags) read once, not once per task
     ds, others = _small_coords_loaded(ds), tuple(_small_coords_loaded(o) for o in others)
 
+    def first(it: int) -> int:  # the block's first time step, its look-back included
+        return max(0, int(edges[0][it]) - lookback)
+
     def part(obj: xr.Dataset, iy: int, ix: int, it: int) -> xr.Dataset:
         sel: dict[str, Any] = {
             "y": slice(edges[1][iy], edges[1][iy + 1]),
             "x": slice(edges[2][ix], edges[2][ix + 1]),
         }
         if "time" in obj.dims:
-            sel["time"] = slice(edges[0][it], edges[0][it + 1])
+            sel["time"] = slice(first(it), edges[0][it + 1])
         elif poy is not None and "period_of_year" in obj.dims:  # only the block's periods
             wanted = obj.indexes["period_of_year"].get_indexer(
-                np.unique(poy[edges[0][it] : edges[0][it + 1]])
+                np.unique(poy[first(it) : edges[0][it + 1]])
             )
             sel["period_of_year"] = _as_slice(wanted)
         return _cut(obj, sel)
 
-    def task(block: xr.Dataset, *rest: xr.Dataset) -> dict[str, np.ndarray]:
-        out = fn(block, *rest)
-        return {str(k): np.asarray(v.values) for k, v in out.data_vars.items()}
+    def task(block: xr.Dataset, *rest: xr.Dataset, extra: int = 0) -> dict[str, np.ndarray]:
+        out = fn(block, *rest)  # `extra` look-back steps at its head, not the block's own
+        return {str(k): np.asarray(v.values)[extra:] for k, v in out.data_vars.items()}
 
     # a small corner of the first chunk gives the variables, their types and attributes
     corner = {"y": slice(0, 16), "x": slice(0, 16)}
@@ -323,6 +330,7 @@ def map_chunks(fn: Callable[..., xr.Dataset], ds: xr.Dataset, *others: xr.Datase
                     dask.delayed(task, pure=False)(
                         part(ds, iy, ix, it),
                         *(part(o, iy, ix, it) for o in others),
+                        extra=int(edges[0][it]) - first(it),
                         dask_key_name=f"vegcube-{fn.__name__}-{run}-{it}-{iy}-{ix}",
                     ),
                     (nt, ny, nx),

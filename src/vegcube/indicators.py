@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import xarray as xr
 
+from . import significance
 from .errors import InputError
 
 __all__ = ["DROUGHT_CLASSES", "INDICATORS", "compute", "drought_class", "tci", "vhi"]
@@ -17,6 +18,8 @@ INDICATORS = ("vci", "zscore", "anomaly", "pct_normal", "drought_class", "tci", 
 DROUGHT_CLASSES: Mapping[str, float] = {"extreme": 10, "severe": 20, "moderate": 30, "mild": 40}
 _CODES = {"none": 0, "mild": 1, "moderate": 2, "severe": 3, "extreme": 4}
 FILL = -1
+#: the class of a pixel whose reference spread is within its noise (and no significant drop)
+NOT_MONITORABLE = -2
 
 
 def drought_class(
@@ -24,11 +27,18 @@ def drought_class(
     thresholds: Mapping[str, float | None] = DROUGHT_CLASSES,
     *,
     zscore: xr.DataArray | None = None,
+    significant: xr.DataArray | None = None,
+    monitorable: xr.DataArray | None = None,
+    known: xr.DataArray | None = None,
 ) -> xr.DataArray:
-    """int8 classes from VCI: 4 extreme, 3 severe, 2 moderate, 1 mild, 0 none, −1 no data.
+    """int8 classes from VCI: 4 extreme, 3 severe, 2 moderate, 1 mild, 0 none, −1 no data,
+    −2 not monitorable.
 
     With `thresholds["zscore_max"]` set and a `zscore`, a class other than none also needs
-    zscore ≤ zscore_max (a low VCI confirmed by a departure from the mean).
+    zscore ≤ zscore_max (a low VCI confirmed by a departure from the mean). With
+    `significant`, it also needs a significant (and persistent) departure. With
+    `monitorable`, a pixel without a class where it is False gets −2. `known` (default: VCI
+    not NaN) marks the values that have a reference at all; elsewhere −1.
     """
     cls = xr.full_like(vci, 0, dtype="int8")
     for name in ("mild", "moderate", "severe", "extreme"):  # most severe last wins
@@ -38,16 +48,30 @@ def drought_class(
         if zscore is None:
             raise InputError("drought classes with zscore_max need the z-score")
         cls = xr.where(zscore <= zmax, cls, np.int8(0))
-    cls = xr.where(vci.notnull(), cls, np.int8(FILL)).astype("int8")
     rule = ", ".join(f"{k} < {v:g}" for k, v in thresholds.items() if k in _CODES)
+    if zmax is not None:
+        rule += f"; only where z-score <= {zmax:g}"
+    if significant is not None:
+        cls = xr.where(significant, cls, np.int8(0))
+        rule += "; only for a significant departure" + _significance_rule(thresholds)
+    if monitorable is not None:
+        cls = xr.where(monitorable | (cls > 0), cls, np.int8(NOT_MONITORABLE))
+    cls = xr.where(vci.notnull() if known is None else known, cls, np.int8(FILL)).astype("int8")
     cls.attrs = {
         "long_name": "drought class from VCI",
-        "flag_values": [0, 1, 2, 3, 4],
-        "flag_meanings": "none mild moderate severe extreme",
-        "thresholds_vci": rule + ("" if zmax is None else f"; only where z-score <= {zmax:g}"),
+        "flag_values": [NOT_MONITORABLE, 0, 1, 2, 3, 4],
+        "flag_meanings": "not_monitorable none mild moderate severe extreme",
+        "thresholds_vci": rule,
     }
     cls.encoding["_FillValue"] = FILL
     return cls
+
+
+def _significance_rule(t: Mapping[str, float | None]) -> str:
+    return (
+        f" (confidence >= {t.get('min_confidence') or 0:g}, anomaly <= "
+        f"-{t.get('min_anomaly') or 0:g}, for {int(t.get('persistence') or 1)} period(s))"
+    )
 
 
 def compute(
@@ -67,6 +91,13 @@ def compute(
     anomaly = x − mean; pct_normal = 100·x/mean (where mean > 0). Every indicator is NaN
     where the reference has fewer than `min_years` years or is degenerate (max = min, std = 0),
     never ±inf. `<var>_ref_years` holds the number of reference years behind each value.
+
+    Drought classes come from VCI (`drought_class`). With `thresholds["min_confidence"]`
+    set, a class also needs a significant departure (`significance`): confidence ≥
+    min_confidence, anomaly ≤ −`min_anomaly`, for `persistence` consecutive periods of `comp`
+    (counted from its first period); `<var>_confidence` is written beside the class, and a
+    pixel whose reference spread is within its noise (`<var>_noise` of `ref`) is "not
+    monitorable" (−2) unless its departure is significant.
 
     With `lst` (the name of a land-surface-temperature variable in `comp` and `ref`), "tci"
     gives `<lst>_tci` = 100·(max − T)/(max − min) and "vhi" gives `<var>_vhi` =
@@ -104,9 +135,16 @@ def compute(
         }
         for ind in indicators:
             if ind == "drought_class":
+                judged = _judged(values["anomaly"], r, name, thresholds)
                 out[f"{name}_drought_class"] = drought_class(
-                    vci, thresholds, zscore=values["zscore"]
+                    vci,
+                    thresholds,
+                    zscore=values["zscore"],
+                    **({} if judged is None else judged[0]),
+                    **({} if judged is None else {"known": x.notnull() & enough}),
                 )
+                if judged is not None:
+                    out[f"{name}_confidence"] = judged[1]
                 continue
             if ind == "tci":
                 continue
@@ -124,6 +162,30 @@ def compute(
         out = out.assign_coords(spatial_ref=comp.spatial_ref)
     out.attrs = {"min_reference_years": min_years, **ref.attrs}
     return out
+
+
+def _judged(
+    anomaly: xr.DataArray, r: xr.Dataset, name: str, t: Mapping[str, float | None]
+) -> tuple[dict[str, xr.DataArray], xr.DataArray] | None:
+    """The significance gate and monitorability of `name`'s departures, and the confidence;
+    None when `t` asks for no significance (min_confidence unset)."""
+    if t.get("min_confidence") is None:
+        return None
+    noise = r.get(f"{name}_noise")
+    std, count = r[f"{name}_std"], r[f"{name}_count"]
+    conf = significance.confidence(anomaly, std, count, noise)
+    sig = significance.significant(
+        anomaly,
+        conf,
+        min_confidence=float(t["min_confidence"]),  # type: ignore[arg-type]
+        min_anomaly=float(t.get("min_anomaly") or 0.0),
+    )
+    persistence = int(t.get("persistence") or 1)
+    if persistence > 1:
+        sig = significance.runs(sig) >= persistence
+    conf.attrs["long_name"] = f"{conf.attrs['long_name']} ({name})"
+    gate = {"significant": sig, "monitorable": significance.monitorable(std, noise)}
+    return gate, conf
 
 
 def tci(t: xr.DataArray, ref: xr.Dataset, *, name: str = "lst") -> xr.DataArray:

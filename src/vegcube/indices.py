@@ -12,7 +12,7 @@ import xarray as xr
 from . import sensors
 from .errors import BandError, InputError
 
-__all__ = ["IndexSpec", "compute", "normalized_difference", "per_scene", "resolve"]
+__all__ = ["IndexSpec", "bands_for", "compute", "normalized_difference", "per_scene", "resolve"]
 
 #: spyndex band symbols → common band names (Sentinel-2 / Landsat naming of STAC `eo:bands`)
 SPYNDEX_BANDS = {
@@ -165,3 +165,16 @@ def per_scene(ds: xr.Dataset, names: Sequence[str]) -> xr.Dataset:
         out[name] = da
     attrs = {k: v for k, v in ds.attrs.items() if k != "qa_bands"}
     return xr.Dataset(out, coords=ds.coords, attrs=attrs)
+
+
+def bands_for(collection: str, indices: Sequence[str]) -> list[str]:
+    """Common bands to load from `collection` for `indices`, its QA band last.
+
+    An index the sensor delivers ready-made (`Sensor.index_bands`) is read, not computed.
+    """
+    sensor = sensors.for_collection(collection)
+    out: list[str] = []
+    for name in indices:
+        needed = (sensor.index_bands[name],) if name in sensor.index_bands else resolve(name).bands
+        out += [b for b in needed if b not in out]
+    return [*out, sensor.qa_band]

@@ -16,7 +16,7 @@ from typing import Any
 import pystac
 
 from . import aoi as aoi_mod
-from . import catalog, composite, cube, mask, sensors, zonal
+from . import catalog, composite, cube, indices, mask, sensors, zonal
 from .errors import BandError, RecipeError, SourceError
 from .recipe import Recipe, load_recipe
 
@@ -66,7 +66,7 @@ def plan(recipe: Recipe | dict[str, Any] | str | os.PathLike[str]) -> Plan:
         )
     _check_output_dir(Path(rc.output.dir))
     colls = rc.source.collections
-    per = {c: sensors.bands_for(c, rc.indices) for c in colls}  # SourceError: unknown collection
+    per = {c: indices.bands_for(c, rc.indices) for c in colls}  # SourceError: unknown collection
     bands = list(dict.fromkeys(b for c in colls for b in per[c]))
     scl_only = composite.get(rc.composite.reducer).needs_qa
     if scl_only and any(sensors.for_collection(c).qa_band != "scl" for c in colls):
@@ -88,7 +88,7 @@ def plan(recipe: Recipe | dict[str, Any] | str | os.PathLike[str]) -> Plan:
             try:
                 cube.asset_keys(found, per[coll], collection=coll)
             except BandError as exc:  # name the recipe's index that needs the band
-                needing = [i for i in rc.indices if exc.band in sensors.bands_for(coll, [i])[:-1]]
+                needing = [i for i in rc.indices if exc.band in indices.bands_for(coll, [i])[:-1]]
                 where = f"indices ({', '.join(needing)})" if needing else "source.collection"
                 raise BandError(str(exc), band=exc.band, field=where) from None
         items += found

@@ -1,4 +1,11 @@
-"""Years of periods → per period-of-year mean, std, min, max and count of years."""
+"""Years of periods → per period-of-year mean, std, min, max and count of years, and each
+pixel's observation noise.
+
+The spread statistics (std, min, max) can pool the neighbouring periods of the year (±`pool`):
+each value's departure from its own period's mean is pooled, so the seasonal shape stays and
+five reference years give fifteen departures (`pool` 1) instead of five. The noise is the
+robust spread of second differences of consecutive observed periods (what one observation
+scatters around a smooth curve), the floor under which a departure is not significant."""
 
 from __future__ import annotations
 
@@ -14,7 +21,7 @@ import xarray as xr
 from .composite import PERIODS_PER_YEAR
 from .errors import InputError
 
-__all__ = ["STATS", "compute", "statistics"]
+__all__ = ["STATS", "compute", "noise", "pooled", "statistics"]
 
 STATS = ("mean", "std", "min", "max", "count")
 #: a reference task's working memory (bytes): years × periods of year × tile in float64
@@ -48,17 +55,85 @@ def statistics(stack: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
+def pooled(stack: np.ndarray, pool: int) -> dict[str, np.ndarray]:
+    """`statistics` of the inner periods of `stack` (years, periods + 2·pool, y, x), the
+    spread pooled over ±`pool` periods: mean and count of the period itself; std from the
+    departures of every value in the window from its own period's mean (ddof 1 per period);
+    min and max = mean + the window's lowest and highest departure. `pool` 0 is `statistics`."""
+    if pool == 0:
+        return statistics(stack)
+    v = np.asarray(stack, dtype="float64")
+    ok = ~np.isnan(v)
+    n = ok.sum(axis=0)  # (periods, y, x)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        m = np.where(ok, v, 0).sum(axis=0) / n
+        dev = v - m  # departures from each period's own mean; NaN where no value
+    sq = np.where(ok, dev * dev, 0).sum(axis=0)
+    lo, hi = np.fmin.reduce(dev, axis=0), np.fmax.reduce(dev, axis=0)
+    dof = np.maximum(n - 1, 0)
+    inner = slice(pool, v.shape[1] - pool)
+    ss, df = np.zeros_like(sq[inner]), np.zeros_like(dof[inner])
+    dlo, dhi = lo[inner].copy(), hi[inner].copy()
+    for k in range(-pool, pool + 1):  # the window, as shifted views of the periods
+        w = slice(pool + k, v.shape[1] - pool + k)
+        ss += sq[w]
+        df += dof[w]
+        dlo, dhi = np.fmin(dlo, lo[w]), np.fmax(dhi, hi[w])
+    mean, count = m[inner], n[inner]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        std = np.sqrt(ss / df)
+    std[(df < 1) | (count == 0)] = np.nan
+    return {
+        "mean": mean.astype("float32"),
+        "std": std.astype("float32"),
+        "min": (mean + dlo).astype("float32"),
+        "max": (mean + dhi).astype("float32"),
+        "count": count.astype("int16"),
+    }
+
+
+#: fewer second differences than this leave a pixel's noise unknown (NaN)
+MIN_TRIPLES = 5
+_ROWS = 64  # noise is computed in strips of rows (bounded memory on big tiles)
+
+
+def noise(values: np.ndarray, observed: np.ndarray | None = None) -> np.ndarray:
+    """Per pixel (y, x) observation noise of a regular series `values` (time, y, x):
+    1.4826 · median |x[t] − (x[t−1] + x[t+1])/2| / √1.5 over the triples of consecutive
+    periods all observed (`observed`, default: finite) — σ for white noise on a locally
+    straight curve; NaN where fewer than `MIN_TRIPLES` triples."""
+    out = np.full(values.shape[1:], np.nan, dtype="float32")
+    if values.shape[0] < 3:
+        return out
+    for r in range(0, values.shape[1], _ROWS):
+        v = np.asarray(values[:, r : r + _ROWS], dtype="float32")
+        ok = np.isfinite(v) if observed is None else np.asarray(observed[:, r : r + _ROWS])
+        v = np.where(ok, v, np.nan)
+        d2 = np.abs(v[1:-1] - 0.5 * (v[:-2] + v[2:]))  # NaN unless the triple is observed
+        d2.sort(axis=0)  # NaN last
+        k = (~np.isnan(d2)).sum(axis=0)
+        lo = np.take_along_axis(d2, np.maximum((k - 1) // 2, 0)[None], axis=0)[0]
+        hi = np.take_along_axis(d2, np.minimum(k // 2, max(len(d2) - 1, 0))[None], axis=0)[0]
+        sigma = 1.4826 * 0.5 * (lo + hi) / np.sqrt(1.5)
+        out[r : r + _ROWS] = np.where(k >= MIN_TRIPLES, sigma, np.nan)
+    return out
+
+
 def compute(
     comp: xr.Dataset,
     *,
     start: dt.date | str,
     end: dt.date | str,
     variables: Sequence[str] | None = None,
+    pool: int = 0,
 ) -> xr.Dataset:
     """Reference statistics of each variable over the periods that start in [start, end].
 
     Output dims (period_of_year, y, x) with `<var>_mean`, `_std` (sample, ddof=1), `_min`,
-    `_max` and `_count` (number of years with a value). Every period of the year is present,
+    `_max` and `_count` (number of years with a value), the spread pooled over ±`pool`
+    periods of the year (`pooled`), and `<var>_noise` (y, x): the observation noise over the
+    reference (`noise`; observed = `<var>_quality` −1 or `<var>_count` > 0 when the series
+    carries them). Every period of the year is present,
     NaN (count 0) where the reference has none. A dask-backed `comp` gives a lazy result of
     one task per spatial chunk × group of periods of the year (numpy inside; no more periods
     than `comp` has per chunk, memory bounded by `BUDGET`); numpy-backed, it is computed now.
@@ -75,33 +150,65 @@ def compute(
     period = comp.attrs.get("period", "dekad")
     poy = np.asarray(comp["period_of_year"].values)
     every = np.arange(1, PERIODS_PER_YEAR.get(period, 36) + 1, dtype="int16")
+    if not 0 <= pool < len(every) // 2:
+        raise InputError(f"pool must be in 0..{len(every) // 2 - 1} periods; got {pool}")
     # the time steps of each period of the year inside the reference
     members = [np.flatnonzero(inside & (poy == p)) for p in every]
-    data = comp[names]
+    marks = {n: _observed_name(comp, n) for n in names}
+    data = comp[[*names, *(m for m in marks.values() if m)]]
+    steps = np.flatnonzero(inside)
     if any(data[n].chunks for n in names):
-        arrays = _blockwise(data, names, members)
+        arrays = _blockwise(data, names, members, pool, steps, marks)
     else:
-        arrays = _all_statistics(data, names, members)
-    out = xr.Dataset(
-        {
-            f"{n}_{s}": (
-                ("period_of_year", "y", "x"),
-                arrays[f"{n}_{s}"],
-                {"long_name": f"reference {s} of {n} per {period} of year"},
-            )
-            for n in names
-            for s in STATS
-        },
-        coords={"period_of_year": every, "y": comp["y"], "x": comp["x"]},
-    )
+        arrays = _all_statistics(data, names, members, pool)
+        for n in names:
+            arrays[f"{n}_noise"] = noise(*_noise_inputs(data.isel(time=steps), n, marks[n]))
+    variables_: dict[str, tuple[Any, ...]] = {
+        f"{n}_{s}": (
+            ("period_of_year", "y", "x"),
+            arrays[f"{n}_{s}"],
+            {"long_name": f"reference {s} of {n} per {period} of year"},
+        )
+        for n in names
+        for s in STATS
+    }
+    for n in names:
+        variables_[f"{n}_noise"] = (
+            ("y", "x"),
+            arrays[f"{n}_noise"],
+            {"long_name": f"observation noise of {n} (robust σ of second differences)"},
+        )
+    out = xr.Dataset(variables_, coords={"period_of_year": every, "y": comp["y"], "x": comp["x"]})
     if "spatial_ref" in comp.coords:
         out = out.assign_coords(spatial_ref=comp.spatial_ref)
     out.attrs = {
         "period": period,
         "reference_start": str(pd.Timestamp(start).date()),
         "reference_end": str(pd.Timestamp(end).date()),
+        "pool": pool,
     }
     return out
+
+
+def _observed_name(comp: xr.Dataset, name: str) -> str | None:
+    """The variable telling which values of `name` were observed (not filled), if any."""
+    for mark in (f"{name}_quality", f"{name}_count"):
+        if mark in comp.data_vars:
+            return mark
+    return None
+
+
+def _noise_inputs(piece: xr.Dataset, name: str, mark: str | None) -> tuple[np.ndarray, Any]:
+    values = np.asarray(piece[name].values)
+    if mark is None:
+        return values, None
+    flags = np.asarray(piece[mark].values)
+    return values, (flags == -1) if mark.endswith("_quality") else (flags > 0)
+
+
+def _circular(members: list[np.ndarray], pool: int) -> list[np.ndarray]:
+    """`members` with `pool` periods of the year wrapped on each side (dekad 36 before 1)."""
+    return [*members[len(members) - pool :], *members, *members[:pool]] if pool else members
 
 
 def _years_first(values: np.ndarray, members: list[np.ndarray]) -> np.ndarray:
@@ -116,20 +223,32 @@ def _years_first(values: np.ndarray, members: list[np.ndarray]) -> np.ndarray:
 
 
 def _all_statistics(
-    data: xr.Dataset, names: list[str], members: list[np.ndarray]
+    data: xr.Dataset, names: list[str], members: list[np.ndarray], pool: int = 0
 ) -> dict[str, np.ndarray]:
-    """`<var>_<stat>` of every variable of `data` over the time steps of `members`."""
+    """`<var>_<stat>` of every variable of `data` over the time steps of `members` (the
+    periods of the year, with `pool` more wrapped on each side when pooling)."""
+    wide = _circular(members, pool)
     return {
         f"{n}_{s}": a
         for n in names
-        for s, a in statistics(_years_first(np.asarray(data[n].values), members)).items()
+        for s, a in pooled(_years_first(np.asarray(data[n].values), wide), pool).items()
     }
 
 
-def _blockwise(data: xr.Dataset, names: list[str], members: list[np.ndarray]) -> dict[str, Any]:
+def _blockwise(
+    data: xr.Dataset,
+    names: list[str],
+    members: list[np.ndarray],
+    pool: int,
+    steps: np.ndarray,
+    marks: dict[str, str | None],
+) -> dict[str, Any]:
     """One task per spatial chunk × group of periods of the year: each reads the reference
-    years of its periods (its only inputs) and computes their statistics in numpy."""
+    years of its periods (± `pool` around them: its only inputs) and computes their
+    statistics in numpy; and one task per spatial chunk for the noise over every reference
+    step, in strips of rows."""
     import dask
+    import dask.array as darr
 
     from .blocks import assemble
 
@@ -138,30 +257,48 @@ def _blockwise(data: xr.Dataset, names: list[str], members: list[np.ndarray]) ->
     years = max(1, max(len(m) for m in members))
     side = max(ychunks) * max(xchunks)
     # the float64 stack and three temporaries of its size, for each variable
-    group = max(1, int(BUDGET // (years * side * 8 * 4 * len(names))))
+    group = max(1, int(BUDGET // (years * side * 8 * 4 * len(names))) - 2 * pool)
     # no more periods of the year than the input holds per chunk: the result's chunks then
     # match the periods a block of the series needs (indicators read no more than that)
     group = min(group, max(data.chunks["time"]))
-    groups = [range(i, min(len(members), i + group)) for i in range(0, len(members), group)]
+    nper = len(members)
+    groups = [range(i, min(nper, i + group)) for i in range(0, nper, group)]
     yedges, xedges = np.cumsum((0, *ychunks)), np.cumsum((0, *xchunks))
     run = uuid.uuid4().hex
 
     def task(piece: xr.Dataset, sizes: list[int]) -> dict[str, np.ndarray]:
         bounds = np.cumsum((0, *sizes))
         local = [np.arange(bounds[k], bounds[k + 1]) for k in range(len(sizes))]
-        return _all_statistics(piece, names, local)
+        return {  # the pooled window's periods around the group: statistics of the inner
+            f"{n}_{s}": a
+            for n in names
+            for s, a in pooled(_years_first(np.asarray(piece[n].values), local), pool).items()
+        }
+
+    def noise_task(piece: xr.Dataset) -> dict[str, np.ndarray]:
+        return {f"{n}_noise": noise(*_noise_inputs(piece, n, marks[n])) for n in names}
+
+    def tile(iy: int, ix: int) -> dict[str, Any]:
+        return {
+            "y": slice(int(yedges[iy]), int(yedges[iy + 1])),
+            "x": slice(int(xedges[ix]), int(xedges[ix + 1])),
+        }
+
+    def window(grp: range) -> list[int]:
+        return [p % nper for p in range(grp.start - pool, grp.stop + pool)]
 
     cells = [
         [
             [
                 (
                     dask.delayed(task, pure=False)(
-                        data.isel(
-                            time=np.concatenate([members[p] for p in grp]).astype(int),
-                            y=slice(yedges[iy], yedges[iy + 1]),
-                            x=slice(xedges[ix], xedges[ix + 1]),
+                        data[names].isel(
+                            {
+                                "time": np.concatenate([members[p] for p in window(grp)]),
+                                **tile(iy, ix),
+                            }
                         ),
-                        [len(members[p]) for p in grp],
+                        [len(members[p]) for p in window(grp)],
                         dask_key_name=f"vegcube-reference-{run}-{gi}-{iy}-{ix}",
                     ),
                     (len(grp), ychunks[iy], xchunks[ix]),
@@ -175,4 +312,27 @@ def _blockwise(data: xr.Dataset, names: list[str], members: list[np.ndarray]) ->
     dtypes = {
         f"{n}_{s}": np.dtype("int16" if s == "count" else "float32") for n in names for s in STATS
     }
-    return assemble(cells, dtypes)
+    arrays: dict[str, Any] = assemble(cells, dtypes)
+    noises = [
+        [
+            dask.delayed(noise_task, pure=False)(
+                data.isel({"time": steps, **tile(iy, ix)}),
+                dask_key_name=f"vegcube-noise-{run}-{iy}-{ix}",
+            )
+            for ix in range(len(xchunks))
+        ]
+        for iy in range(len(ychunks))
+    ]
+    for n in names:
+        arrays[f"{n}_noise"] = darr.block(
+            [
+                [
+                    darr.from_delayed(
+                        noises[iy][ix][f"{n}_noise"], (ny, nx), dtype=np.dtype("float32")
+                    )
+                    for ix, nx in enumerate(xchunks)
+                ]
+                for iy, ny in enumerate(ychunks)
+            ]
+        )
+    return arrays

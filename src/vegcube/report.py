@@ -30,13 +30,18 @@ if TYPE_CHECKING:
 __all__ = ["write"]
 
 #: drought class code → (name, colour); no data is drawn grey
-CLASS_COLOURS = {0: ("none", "#ffffff"), 1: ("mild", "#ffe34d"), 2: ("moderate", "#ff9a1f"),
-                 3: ("severe", "#e3261b"), 4: ("extreme", "#7a0010")}  # fmt: skip
+CLASS_COLOURS = {-2: ("not monitorable", "#c6d4e1"), 0: ("none", "#ffffff"),
+                 1: ("mild", "#ffe34d"), 2: ("moderate", "#ff9a1f"), 3: ("severe", "#e3261b"),
+                 4: ("extreme", "#7a0010")}  # fmt: skip
 NODATA_COLOUR = "#9e9e9e"
 DPI = 100
 ZONAL_COLUMNS = ("region", "time", "variable", "mean", "std", "count", "valid_fraction")
 #: region means over a smaller valid share of the region are left out of its series
 MIN_VALID_FRACTION = 0.5
+#: the maps show the latest period observed (not only filled) on this share of the area
+MAP_MIN_OBSERVED = 0.6
+#: a period is shaded as drought when this share of the monitored area is moderate or worse
+SHADE_SHARE = 0.25
 _STATS = ("mean", "std", "min", "max")
 #: ranking table column → (heading, number format)
 _TABLE = {"vci": ("mean VCI", ".1f"), "zscore": ("mean z-score", ".2f"),
@@ -73,30 +78,33 @@ def write(
     variable: str = "ndvi",
     zonal: pd.DataFrame | None = None,
     title: str = "vegcube report",
+    series: xr.Dataset | None = None,
 ) -> Path:
     """Write ``out_dir/report/index.html`` and its PNGs (atomically) and return the HTML path.
 
-    Maps show the latest period whose indicators cover at least half the area (drought
-    class, anomaly, valid-observation count; a provisional period is said so);
-    one time series per region of `zonal` (or of the whole area when `zonal` is None) shows
-    `variable` against its reference envelope, drought periods shaded; a table ranks the
-    regions by drought severity (mean VCI ascending) in that period.
+    Maps show the latest period observed on at least `MAP_MIN_OBSERVED` of the area that
+    has indicators (drought class with "not monitorable", anomaly, valid-observation count;
+    a provisional period is said so); one time series per region of `zonal` (or of the
+    whole area when `zonal` is None) shows `variable` (from the gap-filled `series` when
+    given) against its reference envelope, shaded where `SHADE_SHARE` of the monitored area
+    is classed moderate or worse; a table ranks the regions by drought severity (mean VCI
+    ascending) in that period.
     """
     _check(composites, reference, indicators, variable, zonal)
     _require_matplotlib()
-    area = _area_series(composites, reference, indicators, variable)
+    area = _area_series(composites, reference, indicators, variable, series)
     t = _latest_period(area, variable)
     comp_t, ind_t = composites.sel(time=t), indicators.sel(time=t)
     regions = {"whole area": area}
     if zonal is not None:
         regions = _zonal_series(zonal, composites, reference, variable)
     table = _ranking(regions, t)
-    series = {"whole area": area, **regions}
+    plots = {"whole area": area, **regions}
     final = Path(out_dir) / "report"
     with atomic_path(final) as tmp:
         tmp.mkdir(parents=True)
         images = _maps(tmp, comp_t, ind_t, variable)
-        for i, (name, df) in enumerate(series.items()):
+        for i, (name, df) in enumerate(plots.items()):
             images.append(_series_plot(tmp, name, df, variable, i))
         page = _html(title, variable, comp_t, t, images, table)
         (tmp / "index.html").write_text(page, encoding="utf-8")
@@ -133,33 +141,43 @@ def _check(
 
 
 def _latest_period(area: pd.DataFrame, var: str) -> pd.Timestamp:
-    """The latest period whose indicators cover ≥ MIN_VALID_FRACTION of the area covered
-    best; else the latest with indicator values; else the latest with composite values."""
-    cover = area["ind_cover"] / max(float(area["ind_cover"].max()), 1e-12)
-    for ok in (cover >= MIN_VALID_FRACTION, area["has_comp"] & area["has_ind"], area["has_comp"]):
+    """The latest period observed on ≥ MAP_MIN_OBSERVED of the area with indicators; else
+    the latest with indicator values; else the latest with composite values."""
+    cover = area["observed"]
+    for ok in (cover >= MAP_MIN_OBSERVED, area["has_comp"] & area["has_ind"], area["has_comp"]):
         if ok.any():
             return pd.Timestamp(ok[ok].index.max())
     raise DataError(f"report: no period has any valid {var!r} value")
 
 
-def _area_series(comp: xr.Dataset, ref: xr.Dataset, ind: xr.Dataset, var: str) -> pd.DataFrame:
+def _area_series(
+    comp: xr.Dataset,
+    ref: xr.Dataset,
+    ind: xr.Dataset,
+    var: str,
+    series: xr.Dataset | None = None,
+) -> pd.DataFrame:
     """Spatial means per period (one dask computation); envelope = reference pixel means."""
     dims, times = ("y", "x"), comp.indexes["time"]
     poy, end = np.asarray(comp["period_of_year"].values), np.asarray(comp["period_end"].values)
     comp, ind = comp.reset_coords(drop=True), ind.reset_coords(drop=True)  # no coord checks
     ind = ind.reindex(time=times)
+    values = comp[var] if series is None else series.reset_coords(drop=True)[var]
     cls = ind[f"{var}_drought_class"]
     cls = cls.where(cls >= 0)
+    judged = ind[f"{var}_anomaly"].notnull()
     red = xr.Dataset(
         {
-            "value": comp[var].mean(dims),
+            "value": values.reindex(time=times).mean(dims),
             "vci": ind[f"{var}_vci"].mean(dims),
             "zscore": ind[f"{var}_zscore"].mean(dims),
             "drought_class": cls.mean(dims),
             "share": (cls >= 2).where(cls.notnull()).mean(dims),
             "has_comp": comp[var].notnull().any(dims),
             "has_ind": ind[f"{var}_anomaly"].notnull().any(dims),
-            "ind_cover": ind[f"{var}_anomaly"].notnull().mean(dims),
+            "ind_cover": judged.mean(dims),
+            "observed": (comp[f"{var}_count"] > 0).where(judged).sum(dims)
+            / judged.sum(dims).clip(min=1),
         }
     )
     ref_means = ref.reset_coords(drop=True)[[f"{var}_{s}" for s in _STATS]].mean(dims)
@@ -177,11 +195,12 @@ def _zonal_series(
     """Per-region means; the envelope is each region's own mean series over the reference years."""
     names = {var: "value", f"{var}_vci": "vci", f"{var}_zscore": "zscore"}
     names[f"{var}_drought_class"] = "drought_class"
+    names[f"{var}_drought_share"] = "share"
     # a region's mean over less than half of its area (clouds) is not its value: leave a gap
     keep = zonal["variable"].isin(names) & (zonal["valid_fraction"] >= MIN_VALID_FRACTION)
     z = zonal[keep].assign(time=lambda d: pd.to_datetime(d["time"]))
     wide = z.pivot_table(index=["region", "time"], columns="variable", values="mean")
-    wide = wide.rename(columns=names).reindex(columns=[*names.values(), "share"])
+    wide = wide.rename(columns=names).reindex(columns=list(dict.fromkeys(names.values())))
     times = pd.DatetimeIndex(comp.time.values)
     poy = pd.Series(np.asarray(comp["period_of_year"].values), times)
     end = pd.Series(np.asarray(comp["period_end"].values), times)
@@ -210,10 +229,12 @@ def _ranking(series: dict[str, pd.DataFrame], t: pd.Timestamp) -> pd.DataFrame:
 
 
 def _is_drought(df: pd.DataFrame) -> np.ndarray:
+    """Periods where `SHADE_SHARE` of the classed area is moderate or worse (the classes'
+    own significance rule); mean VCI < 30 where no share is known."""
+    share = df["share"].to_numpy(dtype=float) if "share" in df else np.full(len(df), np.nan)
     vci = df["vci"].to_numpy(dtype=float)
-    cls = df["drought_class"].to_numpy(dtype=float)
     with np.errstate(invalid="ignore"):
-        return np.asarray((vci < 30) | (cls >= 2))
+        return np.asarray(np.where(np.isfinite(share), share >= SHADE_SHARE, vci < 30))
 
 
 def _crs_axes(da: xr.DataArray) -> tuple[str, float, str]:
@@ -276,10 +297,14 @@ def _maps(folder: Path, comp_t: xr.Dataset, ind_t: xr.Dataset, var: str) -> list
     cls, anom, count = dask.compute(
         ind_t[f"{var}_drought_class"], ind_t[f"{var}_anomaly"], comp_t[f"{var}_count"]
     )
+    codes = list(CLASS_COLOURS)
     cmap = ListedColormap([c for _, c in CLASS_COLOURS.values()])
-    norm = BoundaryNorm(np.arange(-0.5, 5.5), cmap.N)
+    norm = BoundaryNorm(np.arange(len(codes) + 1) - 0.5, cmap.N)
+    # colour index per code (−2 first); no data (−1) stays masked, drawn grey
+    known = cls.notnull() & (cls != -1)  # a store decodes its −1 fill value as NaN
+    index = xr.apply_ufunc(np.searchsorted, codes, cls.where(known, codes[0]))
     title = f"Drought class ({var} VCI), {day}"
-    fig, ax = _map(cls.where(cls >= 0), title, cmap, norm=norm)
+    fig, ax = _map(index.where(known), title, cmap, norm=norm)
     handles = [Patch(facecolor=c, edgecolor="#444", label=n) for n, c in CLASS_COLOURS.values()]
     handles.append(Patch(facecolor=NODATA_COLOUR, edgecolor="#444", label="no data"))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=8)
@@ -301,7 +326,9 @@ def _maps(folder: Path, comp_t: xr.Dataset, ind_t: xr.Dataset, var: str) -> list
     fig.savefig(folder / "count.png", dpi=DPI)
     return [
         _Image("drought_class.png", f"Map of {var} drought classes on {day}",
-               "Drought class from VCI: none, mild, moderate, severe, extreme; grey: no data."),
+               "Drought class from VCI, given only for a significant departure: none, mild, "
+               "moderate, severe, extreme; not monitorable: the reference varies no more "
+               "than the pixel's noise; grey: no data."),
         _Image("anomaly.png", f"Map of the {var} anomaly on {day}",
                "Anomaly: value − reference mean of the same period of year; grey: no data."),
         _Image("count.png", f"Map of valid observations per pixel on {day}",
@@ -321,7 +348,7 @@ def _series_plot(folder: Path, name: str, df: pd.DataFrame, var: str, i: int) ->
     ax.plot(mid, df["ref_mean"], color="#2e6b2e", lw=1, ls="--", label="reference mean")
     ax.plot(mid, df["value"], color="#1b1b1b", lw=1.4, marker=".", ms=3, label=var)
     drought = _is_drought(df)
-    label = "drought (VCI < 30 or class ≥ moderate)"
+    label = f"drought (≥ {SHADE_SHARE:.0%} of the area moderate or worse)"
     for j in np.flatnonzero(drought & ~np.r_[False, drought[:-1]]):  # run starts
         k = j
         while k + 1 < drought.size and drought[k + 1]:

@@ -268,7 +268,7 @@ def harmonic_cascade(y, t, *, harmonics=(10, 5, 1), min_obs_factor=1.5, max_phas
     iterations, optionally a robust Whittaker of the residuals (resid_lam) that carries
     sustained departures (droughts). Pixels short of the smallest K use K = 0 (intercept
     + trend, ridge-stabilised) so that every pixel with ≥ 1 observation is filled."""
-    from vegcube.gapfill import _phase_gap
+    from vegcube.gapfill._lsq import phase_gap as _phase_gap
     valid = np.isfinite(y)
     ty = t / 365.25
     count = valid.sum(1)

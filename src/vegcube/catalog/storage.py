@@ -12,7 +12,7 @@ import pystac
 from ..errors import SourceError
 from .names import _named
 
-__all__ = ["asset_env", "requester_pays", "storage_env"]
+__all__ = ["asset_env", "gdal_http_options", "requester_pays", "storage_env"]
 
 _CDSE_S3_ENDPOINT = "eodata.dataspace.copernicus.eu"
 
@@ -99,3 +99,24 @@ def storage_env(items: Iterable[pystac.Item]) -> dict[str, str]:
 def _aws_credentials() -> bool:
     names = ("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE")
     return any(os.environ.get(n) for n in names) or Path("~/.aws/credentials").expanduser().exists()
+
+
+def gdal_http_options() -> dict[str, str]:
+    """GDAL config options that make ``/vsicurl/`` reads retry transient HTTP failures.
+
+    GDAL ≥ 3.10 retries the listed codes (and connection resets) with exponential backoff
+    from ``GDAL_HTTP_RETRY_DELAY`` (it does not read ``Retry-After``): 0.1 s, the base delay
+    of the AWS SDKs, about doubling each time (10 retries span minutes); a stalled transfer
+    (< 1 byte/s for 60 s) fails instead of hanging. A truncated body is not retried by GDAL:
+    the read fails with an error, never with wrong pixels. Options already set in the
+    environment win (also over odc-stac's cloud defaults), so users and tests can tune them.
+    """
+    opts = {
+        "GDAL_HTTP_MAX_RETRY": "10",
+        "GDAL_HTTP_RETRY_DELAY": "0.1",
+        "GDAL_HTTP_RETRY_CODES": "429,500,502,503,504",
+        "GDAL_HTTP_CONNECTTIMEOUT": "30",
+        "GDAL_HTTP_LOW_SPEED_LIMIT": "1",
+        "GDAL_HTTP_LOW_SPEED_TIME": "60",
+    }
+    return {k: os.environ.get(k, v) for k, v in opts.items()}

@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from .. import catalog, report, zonal
+from ..catalog.storage import gdal_http_options
 from ..errors import SourceError
 from ..journal import RunResult
 from ..planning import Plan
@@ -57,7 +58,9 @@ def gapfill_stage(ctx: Context) -> None:
         )
         ctx.window = Window(since, window.rebuild_reference)
     whole = window.rebuild_reference and window.since is not None
-    ctx.products["gapfilled"] = ctx.series = ctx.store("gapfilled", filled, whole=whole)
+    ctx.products["gapfilled"] = ctx.series = ctx.store(
+        "gapfilled", filled, whole=whole, at_once=True
+    )
 
 
 def reference_stage(ctx: Context) -> None:
@@ -116,6 +119,7 @@ def report_stage(ctx: Context) -> None:
         ctx.result.outputs["report"] = report.write(
             ctx.out, composites=ctx.products["composites"], reference=ctx.reference,
             indicators=ctx.products["indicators"], variable=rc.indices[0], zonal=ctx.zonal,
+            series=ctx.products.get("gapfilled"),
         )  # fmt: skip
 
 
@@ -153,8 +157,6 @@ def environment(
     """Where the chain computes: dask's threads, or the cluster at `address`; GDAL's HTTP
     and object-storage settings (`storage`, the catalog's keys) on every worker."""
     from odc.stac import configure_rio
-
-    from ..download import gdal_http_options
 
     # GDAL retries 429/5xx and connection resets with backoff; a truncated body fails the read
     http: dict[str, Any] = dict(gdal_http_options())

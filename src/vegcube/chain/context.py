@@ -61,9 +61,14 @@ class Context:
     def out(self) -> Path:
         return self.result.out
 
-    def store(self, name: str, ds: xr.Dataset, *, whole: bool = False) -> xr.Dataset:
+    def store(
+        self, name: str, ds: xr.Dataset, *, whole: bool = False, at_once: bool = False
+    ) -> xr.Dataset:
         """Write `ds` as `OUT/<name>.zarr` (in an update, only the periods of the window,
-        unless `whole`) and read it back; a store an earlier attempt finished is kept."""
+        unless `whole`) and read it back; a store an earlier attempt finished is kept.
+        `at_once`: one computation for the whole series (one unit of work), for a stage
+        whose every period needs the whole series (gap filling): written in blocks of
+        periods, each block would compute it again."""
         t = time.perf_counter()
         self.say(f"{name} …")
         path = self.out / f"{name}.zarr"
@@ -73,7 +78,8 @@ class Context:
             return xr.open_zarr(path)
         if since is None or whole:
             units = state.stage(name) if state is not None else None
-            self.result.outputs[name] = export.write_zarr(ds, path, units=units)
+            whole_series = {"block_steps": 2**31, "block_bytes": 2**62} if at_once else {}
+            self.result.outputs[name] = export.write_zarr(ds, path, units=units, **whole_series)
         else:  # an update: the window's periods written into the store in place
             if state is not None:
                 state.set(name, "all", "running")

@@ -24,13 +24,27 @@ def zonal_table(
         if key in products:
             ds = products[key]
             ds = ds if since is None else ds.sel(time=ds.time >= since)
-            parts.append(zonal.stats(ds, regions))
+            parts.append(zonal.stats(_with_shares(ds), regions))
     table = pd.concat(parts)
     old = out / "zonal.parquet"
     if since is not None and old.exists():
         kept = pd.read_parquet(old)
         table = pd.concat([kept[kept["time"] < since], table])
     return table.sort_values(["region", "variable", "time"], ignore_index=True)
+
+
+def _with_shares(ds: xr.Dataset) -> xr.Dataset:
+    """`ds` with `<var>_drought_share` beside each `<var>_drought_class`: 1 moderate or worse,
+    0 other classes, NaN without a class (no data, not monitorable), so that a region's
+    mean is the share of its classed area in drought; the classes' own mean is taken over
+    classed pixels only."""
+    out = {}
+    for k, v in ds.data_vars.items():
+        if str(k).endswith("_drought_class"):
+            classed = v.where(v >= 0)
+            out[str(k)] = classed
+            out[str(k).replace("_class", "_share")] = (classed >= 2).where(classed.notnull())
+    return ds.assign({k: v.astype("float32") for k, v in out.items()}) if out else ds
 
 
 def formats(ctx: Context, *, since: Any = None) -> None:

@@ -88,7 +88,7 @@ def scene_composites(
     to `end` (lazy with a `chunk`; with None, read and computed now, numpy-backed)."""
     rc = p.recipe
     colls = rc.source.collections
-    per = {c: sensors.bands_for(c, rc.indices) for c in colls}
+    per = {c: indices.bands_for(c, rc.indices) for c in colls}
     one = colls[0] if len(colls) == 1 else None  # a single collection applies to every item
     scenes = cube.load(items, per, grid=grid, collection=one, chunk=chunk)
     ok = mask.valid(

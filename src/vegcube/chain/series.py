@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,14 +21,31 @@ __all__ = ["first_change", "gapfill", "indicators", "monthly", "variables"]
 
 
 def gapfill(comp: xr.Dataset, rc: Recipe) -> xr.Dataset:
-    """`<index>` filled and `<index>_quality` (−1 observed, n harmonics used, 0 unfilled)."""
+    """`<index>` filled and `<index>_quality` (−1 observed, −2 observation replaced as
+    one-date cloud residue, n > 0 filled (harmonics used, or 1), 0 unfilled)."""
     assert rc.gapfill is not None
     out = xr.Dataset(attrs={**comp.attrs, "gapfill_method": rc.gapfill.method})
     for name in variables(rc):
-        filled = gapfill_mod.fill(comp[name], method=rc.gapfill.method, **rc.gapfill.params)
-        out[name] = filled["filled"]
-        out[f"{name}_quality"] = filled["quality"]
+        da = comp[name]
+        filled = gapfill_mod.fill(_spread(da), method=rc.gapfill.method, **rc.gapfill.params)
+        back = dict(zip(da.dims, da.chunks, strict=True)) if da.chunks else {}
+        out[name] = filled["filled"].chunk(back) if back else filled["filled"]
+        out[f"{name}_quality"] = filled["quality"].chunk(back) if back else filled["quality"]
     return out
+
+
+def _spread(da: xr.DataArray) -> xr.DataArray:
+    """`da` cut into at least as many spatial chunks as there are cores (in rows), so that
+    a small area fills on every core; an area of many chunks is left as it is."""
+    if not da.chunks:
+        return da
+    sizes = dict(zip(da.dims, da.chunks, strict=True))
+    have = len(sizes["y"]) * len(sizes["x"])
+    cores = os.cpu_count() or 1
+    if have >= cores:
+        return da
+    rows = -(-da.sizes["y"] // -(-cores // len(sizes["x"])))
+    return da.chunk({"y": max(rows, 16)})
 
 
 def first_change(
@@ -73,7 +91,9 @@ def indicators(
     if fresh:
         ref = stage(
             f"{prefix}reference",
-            reference.compute(series, start=spec.start, end=spec.end, variables=variables(rc)),
+            reference.compute(
+                series, start=spec.start, end=spec.end, variables=variables(rc), pool=spec.pool
+            ),
             whole=True,
         )
     else:
@@ -93,10 +113,12 @@ def indicators(
             alpha=rc.lst.alpha if rc.lst is not None else 0.5,
         )
 
-    # one task per stored chunk (a year of periods × a tile), numpy inside
-    ind = blocks.map_chunks(
-        indicators_of, series if fresh else series.sel(time=series.time >= window.since), ref
-    )
+    # one task per stored chunk (a year of periods × a tile), numpy inside; with the periods
+    # before it that the persistence rule looks back on
+    back = rc.drought_classes.persistence - 1 if "drought_class" in rc.indicators else 0
+    ind = blocks.map_chunks(indicators_of, series, ref, lookback=back)
+    if not fresh:  # an update: only the new periods (the graph's other blocks are not run)
+        ind = ind.sel(time=ind.time >= window.since)
     return ref, stage(f"{prefix}indicators", ind, whole=fresh)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from .._version import __version__
 from . import _common
 from . import demo as _demo
 from . import download as _download
@@ -26,8 +27,6 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        from .. import __version__
-
         typer.echo(f"vegcube {__version__}")
         raise typer.Exit()
 

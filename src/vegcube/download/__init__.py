@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import RecipeError
+from ..planning import plan
 from .http import TOKEN_ENV, gdal_http_options
 from .jobs import MirroredFile, plan_jobs
 from .mirror import Mirror, write_catalog
@@ -76,8 +77,6 @@ def download(
     refused credential; `DataError` (exit 1) when files cannot be fetched or verified, or are
     still staging after `max_wait` — a rerun resumes where this one stopped.
     """
-    from ..planning import plan
-
     if workers < 1:
         raise RecipeError(f"workers: must be ≥ 1, got {workers}")
     if margin < 0:

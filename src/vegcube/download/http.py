@@ -20,6 +20,8 @@ import requests
 import urllib3
 from urllib3.util import Retry
 
+from .._version import __version__
+from ..catalog.storage import gdal_http_options
 from ..errors import SourceError
 from .jobs import Job
 
@@ -41,27 +43,6 @@ READY = "ready"
 _TRANSIENT = {408, 425, 429, 500, 502, 503, 504}
 _STAGING = {202}
 _TIMEOUT = (30.0, 120.0)  # connect, read (s)
-
-
-def gdal_http_options() -> dict[str, str]:
-    """GDAL config options that make ``/vsicurl/`` reads retry transient HTTP failures.
-
-    GDAL ≥ 3.10 retries the listed codes (and connection resets) with exponential backoff
-    from ``GDAL_HTTP_RETRY_DELAY`` (it does not read ``Retry-After``): 0.1 s, the base delay
-    of the AWS SDKs, about doubling each time (10 retries span minutes); a stalled transfer
-    (< 1 byte/s for 60 s) fails instead of hanging. A truncated body is not retried by GDAL:
-    the read fails with an error, never with wrong pixels. Options already set in the
-    environment win (also over odc-stac's cloud defaults), so users and tests can tune them.
-    """
-    opts = {
-        "GDAL_HTTP_MAX_RETRY": "10",
-        "GDAL_HTTP_RETRY_DELAY": "0.1",
-        "GDAL_HTTP_RETRY_CODES": "429,500,502,503,504",
-        "GDAL_HTTP_CONNECTTIMEOUT": "30",
-        "GDAL_HTTP_LOW_SPEED_LIMIT": "1",
-        "GDAL_HTTP_LOW_SPEED_TIME": "60",
-    }
-    return {k: os.environ.get(k, v) for k, v in opts.items()}
 
 
 @dataclass(frozen=True)
@@ -156,8 +137,6 @@ class Client:
     def _session(self) -> requests.Session:
         s: requests.Session | None = getattr(self._local, "session", None)
         if s is None:
-            from .. import __version__
-
             s = requests.Session()  # trust_env: ~/.netrc is used when no token is set
             s.headers["User-Agent"] = f"vegcube/{__version__}"
             if self.token:

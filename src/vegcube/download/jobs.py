@@ -16,6 +16,7 @@ from rasterio.windows import Window, from_bounds
 
 from .. import cube, sensors
 from ..errors import SourceError
+from ..indices import bands_for
 
 __all__ = ["Grid", "Job", "MirroredFile", "plan_jobs", "same_grid", "window"]
 
@@ -77,7 +78,7 @@ def plan_jobs(
     jobs = []
     for coll, its in _by_collection(items, collections).items():
         sensor = sensors.for_collection(coll)
-        bands = sensors.bands_for(coll, indices)
+        bands = bands_for(coll, indices)
         keys = cube.asset_keys(its, bands, collection=coll)
         qa = set(sensor.qa_bands) | {sensor.qa_band}
         for item in its:

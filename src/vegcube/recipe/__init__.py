@@ -12,15 +12,13 @@ template of `vegcube recipe init`.
 from .drought import DroughtClasses, LstSpec, ReferenceSpec
 from .load import load_recipe
 from .masking import CloudProbabilitySpec, MaskSpec
-from .model import FORMATS, INDICATORS, Recipe
+from .model import Recipe
 from .outputs import DaskSpec, OutputSpec, RegionsSpec
 from .processing import CompositeSpec, GapfillSpec
 from .source import AOISpec, CalibrateSpec, GridSpec, SourceSpec, TimeSpec
 from .template import template
 
 __all__ = [
-    "FORMATS",
-    "INDICATORS",
     "AOISpec",
     "CalibrateSpec",
     "CloudProbabilitySpec",

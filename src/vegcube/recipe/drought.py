@@ -20,6 +20,13 @@ class ReferenceSpec(_Section):
         description="last day of the reference, inclusive", examples=["2022-12-31"]
     )
     min_years: int = Field(3, ge=1, description="fewer reference years than this gives NaN")
+    pool: int = Field(
+        1,
+        ge=0,
+        le=5,
+        description="periods of the year pooled on each side into the reference's spread "
+        "(std, min, max), around each period's own mean: 1 gives three times the samples",
+    )
 
     _in_range = field_validator("start", "end")(_check_date)
 
@@ -60,7 +67,7 @@ class LstSpec(_Section):
 
 
 class DroughtClasses(_Section):
-    """VCI thresholds of the drought classes (upper bounds)."""
+    """VCI thresholds of the drought classes (upper bounds), and when a departure counts."""
 
     extreme: float = Field(10, description="VCI below this: extreme drought (class 4)")
     severe: float = Field(20, description="VCI below this: severe drought (class 3)")
@@ -70,6 +77,20 @@ class DroughtClasses(_Section):
         None,
         description="if set, a class other than none also needs z-score ≤ this (e.g. -1): "
         "confirms a low VCI by a departure from the mean in standard deviations",
+    )
+    min_confidence: float | None = Field(
+        0.975,
+        gt=0.5,
+        lt=1,
+        description="a class also needs this confidence that the value lies below the "
+        "reference mean, given the pixel's noise and the mean's sampling error "
+        "(null: VCI thresholds alone, no 'not monitorable' class)",
+    )
+    min_anomaly: float = Field(
+        0.05, ge=0, description="a class also needs the value this far below the mean (index units)"
+    )
+    persistence: int = Field(
+        1, ge=1, le=12, description="consecutive periods of significant departure for a class"
     )
 
     @model_validator(mode="after")

@@ -3,10 +3,11 @@ indicators, and the checks across sections (a report needs indicators, indicator
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from ..indicators import INDICATORS
 from ._base import _Section
 from .drought import DroughtClasses, LstSpec, ReferenceSpec
 from .masking import MaskSpec
@@ -14,10 +15,12 @@ from .outputs import DaskSpec, OutputSpec, RegionsSpec
 from .processing import CompositeSpec, GapfillSpec
 from .source import AOISpec, GridSpec, SourceSpec, TimeSpec
 
-__all__ = ["FORMATS", "INDICATORS", "Recipe"]
+__all__ = ["Recipe"]
 
-INDICATORS = ("vci", "zscore", "anomaly", "pct_normal", "drought_class", "tci", "vhi")
-FORMATS = ("zarr", "cog", "netcdf")
+if TYPE_CHECKING:  # a Literal of a runtime tuple is beyond mypy; pydantic reads the real one
+    IndicatorName = str
+else:
+    IndicatorName = Literal[INDICATORS]  # the names `vegcube.indicators` computes
 
 
 class Recipe(_Section):
@@ -40,9 +43,7 @@ class Recipe(_Section):
         None, description="fill the composites' gaps (parameters of the method beside it)"
     )
     reference: ReferenceSpec | None = Field(None, description="needed for indicators")
-    indicators: list[
-        Literal["vci", "zscore", "anomaly", "pct_normal", "drought_class", "tci", "vhi"]
-    ] = Field(
+    indicators: list[IndicatorName] = Field(
         [],
         description="vci, zscore, anomaly, pct_normal, drought_class; tci, vhi (need `lst`)",
         examples=[["vci", "zscore", "anomaly", "drought_class"]],

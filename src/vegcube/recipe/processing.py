@@ -73,8 +73,10 @@ class GapfillSpec(_Section):
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    method: Literal["harmonic", "hants", "whittaker", "linear"] = Field(
-        "harmonic", description="harmonic (cascade 10/5/1), hants, whittaker, linear"
+    method: Literal["harmonic", "hants", "whittaker", "linear", "spatiotemporal"] = Field(
+        "harmonic",
+        description="harmonic (robust cascade 10/5/1; erases droughts), hants, whittaker, "
+        "linear, spatiotemporal (harmonic background + neighbourhood anomaly; keeps droughts)",
     )
 
     @model_validator(mode="after")
@@ -93,6 +95,13 @@ class GapfillSpec(_Section):
             wanted = _kind_of(defaults[name], name)
             if not _is_kind(value, wanted):
                 raise ValueError(f"{name}: {value!r} is not {wanted} (default {defaults[name]!r})")
+        from ..errors import RecipeError
+        from ..gapfill import validate
+
+        try:  # the method's own ranges (sigma > 0, …), before any work starts
+            validate(self.method, dict(self.model_extra or {}))
+        except RecipeError as exc:
+            raise ValueError(str(exc)) from None
         return self
 
     @property

@@ -16,7 +16,7 @@ the same record with empty QA facts; `for_collection` finds them, `SENSORS` (the
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping
 from typing import Any
 
 from ..errors import InputError, SourceError
@@ -36,7 +36,6 @@ __all__ = [
     "SENTINEL2",
     "SENTINEL2_L1C",
     "Sensor",
-    "bands_for",
     "check_flags",
     "for_collection",
     "for_name",
@@ -85,21 +84,6 @@ def tile(collection: str | None, properties: Mapping[str, Any]) -> str | None:
         if found is not None:
             return found
     return None
-
-
-def bands_for(collection: str, indices: Sequence[str]) -> list[str]:
-    """Common bands to load from `collection` for `indices`, its QA band last.
-
-    An index the sensor delivers ready-made (`Sensor.index_bands`) is read, not computed.
-    """
-    from ..indices import resolve
-
-    sensor = for_collection(collection)
-    out: list[str] = []
-    for name in indices:
-        needed = (sensor.index_bands[name],) if name in sensor.index_bands else resolve(name).bands
-        out += [b for b in needed if b not in out]
-    return [*out, sensor.qa_band]
 
 
 def check_flags(sensor: Sensor, flags: Iterable[Hashable]) -> list[Hashable]:

@@ -10,9 +10,18 @@ if TYPE_CHECKING:
     import pystac
     import xarray as xr
 
-    from .values import Verdict
 
-__all__ = ["Sensor"]
+__all__ = ["Sensor", "Verdict"]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a catalog truth flag says: the offset (None: it does not decide, the next rules
+    do), and a note when it contradicts the item's other metadata."""
+
+    offset: float | None
+    note: str | None = None
+
 
 #: DN → value: (item properties, common band name or None) → (scale, offset)
 ValueRule = Callable[[Mapping[str, Any], "str | None"], tuple[float, float]]

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
 from ._bits import bit, integer
-from ._sensor import Sensor
-from .values import Verdict, baseline_text, processing_baseline
+from ._sensor import Sensor, Verdict
+from .values import baseline_text, processing_baseline
 
 if TYPE_CHECKING:
     import pystac

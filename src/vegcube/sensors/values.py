@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pystac
 
-    from ._sensor import Sensor
+from ._sensor import Sensor, Verdict
 
 __all__ = [
     "Conversion",
@@ -102,15 +102,6 @@ def asset_nodata(asset: pystac.Asset) -> tuple[bool, float | None]:
 
 def _number(value: Any) -> float | None:
     return None if value is None else float(value)  # STAC also allows "nan", "inf", "-inf"
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """What a catalog truth flag says: the offset (None: it does not decide, the next rules
-    do), and a note when it contradicts the item's other metadata."""
-
-    offset: float | None
-    note: str | None = None
 
 
 def conversion(item: pystac.Item, key: str, band: str, sensor: Sensor) -> Conversion:

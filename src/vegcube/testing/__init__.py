@@ -6,18 +6,24 @@ drought of known place and time; `serve_folder` serves any folder over HTTP with
 `serve_stac_api` serves a static catalog as a real STAC API (rustac) on 127.0.0.1;
 `generate_landsat_archive` (Landsat C2 L2, joining a catalog) and `generate_modis_archive`
 (MOD13Q1, sinusoidal) model the demo's land for multi-sensor tests; `generate_l1c_archive`
-adds the Sentinel-2 L1C scenes of a demo archive (same clouds) for cloud probability.
+adds the Sentinel-2 L1C scenes of a demo archive (same clouds) for cloud probability. They
+all render one synthetic world (`world`: land cover, phenology, a drought of known place and
+time). `assert_composites`, `assert_reference` and `assert_indicators` check that a cube follows
+the data conventions (dims, CRS, period coordinates, dtypes, valid ranges), as `xarray.testing`
+does.
 """
 
 from __future__ import annotations
 
-from .demo import LANDCOVER_CLASSES, DemoArchive, generate_archive
+from .asserts import assert_composites, assert_indicators, assert_reference
+from .demo import DemoArchive, generate_archive
 from .faults import Faults, FaultyFolder, serve_faulty
 from .l1c import L1CArchive, cloud_truth, generate_l1c_archive
 from .landsat import LandsatArchive, generate_landsat_archive
 from .modis import ModisArchive, generate_modis_archive
 from .server import ServedFolder, serve_folder
 from .stac_api import ApiRequest, ServedStacApi, serve_stac_api
+from .world import LANDCOVER_CLASSES, Model, build_model
 
 __all__ = [
     "LANDCOVER_CLASSES",
@@ -27,9 +33,14 @@ __all__ = [
     "FaultyFolder",
     "L1CArchive",
     "LandsatArchive",
+    "Model",
     "ModisArchive",
     "ServedFolder",
     "ServedStacApi",
+    "assert_composites",
+    "assert_indicators",
+    "assert_reference",
+    "build_model",
     "cloud_truth",
     "generate_archive",
     "generate_l1c_archive",

@@ -26,21 +26,11 @@ import xarray as xr
 from rasterio.transform import Affine
 from scipy import ndimage
 
-from .demo import (
-    _EPSG,
-    _EXTENSIONS,
-    DemoArchive,
-    _build_model,
-    _iso,
-    _Model,
-    _plan,
-    _render,
-    _up,
-    join_catalog,
-    stac_item,
-)
-from .demo import _Scene as _L2AScene
-from .landsat import write_cog
+from . import demo
+from .demo import EXTENSIONS as S2_EXTENSIONS
+from .demo import DemoArchive
+from .world import EPSG, Model, build_model, upsample
+from .writing import iso, join_catalog, stac_item, write_cog
 
 __all__ = ["TRUTH_CLASSES", "L1CArchive", "cloud_truth", "generate_l1c_archive"]
 
@@ -92,7 +82,7 @@ class L1CArchive:
 
 @dataclass(frozen=True)
 class _Scene:
-    l2a: _L2AScene
+    l2a: demo.Scene
 
     @property
     def id(self) -> str:
@@ -122,17 +112,17 @@ def _coarse(a: np.ndarray, valid: np.ndarray, k: int) -> tuple[np.ndarray, np.nd
     return s / np.maximum(c, 1), c >= k * k / 2
 
 
-def _toa(model: _Model, scene: _L2AScene) -> tuple[dict[str, np.ndarray], np.ndarray]:
+def _toa(model: Model, scene: demo.Scene) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """DN arrays of the 13 L1C bands, and the truth classes at 20 m."""
-    l2a = _render(model, scene)
+    l2a = demo.render(model, scene)
     rng = np.random.default_rng([model.seed, 23, scene.when.date().toordinal()])
     n = model.size
     r = {k: (v.astype(np.float32) - scene.offset) / 10000 for k, v in l2a.items() if k != "scl"}
     for k in ("swir16", "swir22"):
-        r[k] = _up(r[k])
+        r[k] = upsample(r[k])
     valid = l2a["blue"] > 0
     classes = _classes(l2a["scl"])
-    c10 = _up(classes)
+    c10 = upsample(classes)
     red, nir = r["red"], r["nir"]
     surface = {
         "coastal": 0.9 * r["blue"] + 0.005,
@@ -152,7 +142,7 @@ def _toa(model: _Model, scene: _L2AScene) -> tuple[dict[str, np.ndarray], np.nda
     cloud = c10 == 1
     bright = r["blue"]  # a cloud's L2A value is its brightness (flat in the visible)
     thick = np.clip((bright - 0.35) / 0.35, 0, 1)
-    high = _up(l2a["scl"] == 9)
+    high = upsample(l2a["scl"] == 9)
     cirrus_b10 = rng.uniform(0.02, 0.05)
     b10 = np.where(high, 0.06 + 0.3 * thick, 0.012 + 0.04 * thick)
     b10_at: dict[int, Any] = {1: b10, 2: cirrus_b10, 3: rng.uniform(0.004, 0.01)}
@@ -181,17 +171,17 @@ def cloud_truth(archive: DemoArchive, day: str | date) -> xr.DataArray:
     """
     p = archive.params
     d = date.fromisoformat(str(day))
-    scenes = [s for s in _plan(p["seed"], d, d, 1) if s.when.date() == d]
-    model = _build_model(p["seed"], p["size"])
-    scene = _L2AScene(scenes[0].when, scenes[0].platform, scenes[0].baseline)
-    classes = _up(_classes(_render(model, scene)["scl"]))
+    scenes = [s for s in demo.plan(p["seed"], d, d, 1) if s.when.date() == d]
+    model = build_model(p["seed"], p["size"])
+    scene = demo.Scene(scenes[0].when, scenes[0].platform, scenes[0].baseline)
+    classes = upsample(_classes(demo.render(model, scene)["scl"]))
     t, n = model.transform, model.size
     x = t.c + (np.arange(n) + 0.5) * t.a
     y = t.f + (np.arange(n) + 0.5) * t.e
     return xr.DataArray(classes, dims=("y", "x"), coords={"y": y, "x": x}, name="truth")
 
 
-def _assets(model: _Model, scene: _Scene, raster_bands: bool) -> dict[str, pystac.Asset]:
+def _assets(model: Model, scene: _Scene, raster_bands: bool) -> dict[str, pystac.Asset]:
     assets = {}
     for name, band, wl, gsd, _path, _trans in _BANDS:
         k = gsd // 10
@@ -222,19 +212,19 @@ def _assets(model: _Model, scene: _Scene, raster_bands: bool) -> dict[str, pysta
     return assets
 
 
-def _item(model: _Model, scene: _Scene, cover: float, raster_bands: bool) -> pystac.Item:
+def _item(model: Model, scene: _Scene, cover: float, raster_bands: bool) -> pystac.Item:
     when = scene.l2a.when
     made = when + timedelta(hours=1, minutes=40)
     n_base = "N" + scene.l2a.baseline.replace(".", "")
     props = {
-        "created": _iso(made + timedelta(days=1)),
-        "updated": _iso(made + timedelta(days=1)),
+        "created": iso(made + timedelta(days=1)),
+        "updated": iso(made + timedelta(days=1)),
         "platform": scene.l2a.platform,
         "constellation": "sentinel-2",
         "instruments": ["msi"],
         "eo:cloud_cover": cover,
-        "proj:epsg": _EPSG,
-        "proj:code": f"EPSG:{_EPSG}",
+        "proj:epsg": EPSG,
+        "proj:code": f"EPSG:{EPSG}",
         "mgrs:utm_zone": 58,
         "mgrs:latitude_band": "K",
         "mgrs:grid_square": "EB",
@@ -245,7 +235,7 @@ def _item(model: _Model, scene: _Scene, cover: float, raster_bands: bool) -> pys
     }
     return stac_item(
         model, scene.id, when, props, _assets(model, scene, raster_bands),
-        collection=_COLLECTION, extensions=_EXTENSIONS,
+        collection=_COLLECTION, extensions=S2_EXTENSIONS,
     )  # fmt: skip
 
 
@@ -263,12 +253,12 @@ def generate_l1c_archive(archive: DemoArchive, *, missing: Iterable[str] = ()) -
     root = archive.path
     manifest = root / "l1c-archive.json"
     d0, d1 = date.fromisoformat(p["start"]), date.fromisoformat(p["end"])
-    every = _plan(p["seed"], d0, d1, p["revisit_days"])
+    every = demo.plan(p["seed"], d0, d1, p["revisit_days"])
     unknown = sorted(set(skip) - {s.when.date().isoformat() for s in every})
     if unknown:
         raise ValueError(f"missing: no L2A scene on {', '.join(unknown)} (UTC dates)")
     scenes = [_Scene(s) for s in every if s.when.date().isoformat() not in skip]
-    model = _build_model(p["seed"], p["size"])
+    model = build_model(p["seed"], p["size"])
 
     def result() -> L1CArchive:
         return L1CArchive(
@@ -296,7 +286,7 @@ def generate_l1c_archive(archive: DemoArchive, *, missing: Iterable[str] = ()) -
         arrays, classes = _toa(model, scene.l2a)
         for name, arr in arrays.items():
             tr = model.transform * Affine.scale(model.size // arr.shape[0])
-            write_cog(folder / f"{name}.tif", arr, tr, crs=f"EPSG:{_EPSG}", nodata=0)
+            write_cog(folder / f"{name}.tif", arr, tr, crs=f"EPSG:{EPSG}", nodata=0)
         data = classes != 5
         cover = round(100.0 * float(np.isin(classes[data], (1, 2)).mean()) if data.any() else 0, 4)
         items.append(_item(model, scene, cover, bool(p["raster_bands"])))
@@ -319,7 +309,7 @@ def generate_l1c_archive(archive: DemoArchive, *, missing: Iterable[str] = ()) -
                 "constellation": ["sentinel-2"],
                 "instruments": ["msi"],
                 "gsd": [10, 20, 60],
-                "proj:epsg": [_EPSG],
+                "proj:epsg": [EPSG],
             }
         ),
     )

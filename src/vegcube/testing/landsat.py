@@ -1,6 +1,6 @@
 """A deterministic Landsat 7/8/9 Collection 2 Level-2 archive over the demo's land (static STAC).
 
-Reuses the Sentinel-2 demo's land-cover, phenology and drought model (`testing.demo`) on the
+Reuses the Sentinel-2 demo's land-cover, phenology and drought model (`testing.world`) on the
 same tile, so scenes of both archives see the same surface on the same day. Items follow Earth
 Search v1's ``landsat-c2-l2`` shape: ``landsat:wrs_path/row``, ``platform`` landsat-7/8/9,
 30 m UTM COGs in the northern-hemisphere zone with negative northings as USGS delivers them,
@@ -25,33 +25,17 @@ from typing import Any
 
 import numpy as np
 import pystac
-import rasterio
-import rasterio.shutil
-from rasterio.io import MemoryFile
 from rasterio.transform import Affine
 from scipy import ndimage
 
-from .demo import (
-    _ANCHOR,
-    _CENTRE,
-    _DRY,
-    _EPSG,
-    _VEG,
-    _blocksize,
-    _build_model,
-    _drought_weight,
-    _iso,
-    _Model,
-    _smooth,
-    join_catalog,
-    stac_item,
-)
+from .world import ANCHOR, CENTRE, DRY, EPSG, VEG, Model, build_model, drought_weight, smooth
+from .writing import iso, join_catalog, stac_item, write_cog
 
-__all__ = ["LandsatArchive", "generate_landsat_archive", "qa_value", "write_cog"]
+__all__ = ["LandsatArchive", "generate_landsat_archive", "qa_value"]
 
 _FORMAT = 3
 _COLLECTION = "landsat-c2-l2"
-_NORTH_EPSG = _EPSG - 100  # UTM 58N: USGS grids the southern hemisphere with negative northings
+_NORTH_EPSG = EPSG - 100  # UTM 58N: USGS grids the southern hemisphere with negative northings
 _COG = "image/tiff; application=geotiff; profile=cloud-optimized"
 _WRS = (81, 75)
 _SCALE, _OFFSET = 2.75e-5, -0.2
@@ -146,7 +130,7 @@ class _Scene:
 def _plan(seed: int, start: date, end: date) -> list[_Scene]:
     scenes = []
     for platform, offset, first_day in _SCHEDULE:
-        anchor = _ANCHOR + timedelta(days=offset)
+        anchor = ANCHOR + timedelta(days=offset)
         d = start + timedelta(days=(anchor - start).days % 16)
         while d <= end:
             alive = d >= first_day and (platform != "landsat-7" or d <= _L7_END)
@@ -159,11 +143,11 @@ def _plan(seed: int, start: date, end: date) -> list[_Scene]:
     return sorted(scenes, key=lambda s: s.when)
 
 
-def _surface(model: _Model, when: datetime, gain: float, offset: float) -> np.ndarray:
+def _surface(model: Model, when: datetime, gain: float, offset: float) -> np.ndarray:
     """Noise-free (6, n/3, n/3) reflectance at 30 m with the NDVI relation applied."""
     fv = model.fv(when)
-    dry = _drought_weight(when.date()) * model.drought
-    refl = model.spectra * (1 - fv) + _VEG[:, None, None] * fv + _DRY[:, None, None] * dry
+    dry = drought_weight(when.date()) * model.drought
+    refl = model.spectra * (1 - fv) + VEG[:, None, None] * fv + DRY[:, None, None] * dry
     r30 = _to30(refl, model)
     red, nir = r30[2], r30[3]
     total = red + nir
@@ -172,10 +156,10 @@ def _surface(model: _Model, when: datetime, gain: float, offset: float) -> np.nd
     return r30.astype(np.float32)
 
 
-def _render(model: _Model, scene: _Scene, gain: float, offset: float) -> dict[str, np.ndarray]:
+def _render(model: Model, scene: _Scene, gain: float, offset: float) -> dict[str, np.ndarray]:
     """DN arrays of every asset (uint16) for one scene."""
     rng = np.random.default_rng([model.seed, 13, scene.when.toordinal(), len(scene.platform)])
-    local = scene.when + timedelta(hours=_CENTRE[0] / 15)
+    local = scene.when + timedelta(hours=CENTRE[0] / 15)
     refl = _surface(model, local, gain, offset)
     m = refl.shape[-1]
     refl += rng.normal(0, _NOISE, refl.shape).astype(np.float32)
@@ -186,7 +170,7 @@ def _render(model: _Model, scene: _Scene, gain: float, offset: float) -> dict[st
     cover = 0.0 if u < 0.45 else (rng.uniform(0.85, 1.0) if u > 0.85 else rng.uniform(0.05, 0.5))
     cloud = np.zeros((m, m), bool)
     if cover > 0:
-        f = _smooth(rng, (m, m), m / 6)
+        f = smooth(rng, (m, m), m / 6)
         cloud = f > np.quantile(f, 1 - cover)
     dilated = ndimage.binary_dilation(cloud, np.ones((3, 3), bool)) & ~cloud
     dy, dx = _SHADOW_SHIFT
@@ -195,7 +179,7 @@ def _render(model: _Model, scene: _Scene, gain: float, offset: float) -> dict[st
     shadow &= ~cloud & ~dilated
     cirrus = np.zeros((m, m), bool)
     if scene.oli and 0 < cover < 0.85 and rng.random() < 0.5:
-        f = _smooth(rng, (m, m), m / 5)
+        f = smooth(rng, (m, m), m / 5)
         cirrus = (f > np.quantile(f, 1 - rng.uniform(0.05, 0.2))) & ~cloud
     fill = np.zeros((m, m), bool)
     if scene.platform == "landsat-7" and scene.when.date() >= _SLC_OFF:
@@ -229,33 +213,6 @@ def _render(model: _Model, scene: _Scene, gain: float, offset: float) -> dict[st
     return out
 
 
-def write_cog(
-    path: Path, arr: np.ndarray, transform: Affine, *, crs: str, nodata: float | None
-) -> None:
-    """Write a single-band tiled DEFLATE COG with overviews (nearest for integers)."""
-    profile = {
-        "driver": "GTiff",
-        "height": arr.shape[0],
-        "width": arr.shape[1],
-        "count": 1,
-        "dtype": arr.dtype.name,
-        "crs": crs,
-        "transform": transform,
-        "nodata": nodata,
-    }
-    opts: dict[str, Any] = {
-        "BLOCKSIZE": _blocksize(max(arr.shape)),
-        "COMPRESS": "DEFLATE",
-        "OVERVIEWS": "AUTO",
-        "OVERVIEW_RESAMPLING": "nearest",
-    }
-    if arr.dtype.kind in "iu" and arr.dtype.itemsize > 1:
-        opts["PREDICTOR"] = 2
-    with MemoryFile() as mem, mem.open(**profile) as src:
-        src.write(arr, 1)
-        rasterio.shutil.copy(src, path, driver="COG", **opts)
-
-
 def _window(size: int, transform: Affine) -> tuple[int, int, int]:
     """(row, col) offset in 10 m pixels of the first 30 m pixel, and the 30 m side.
 
@@ -266,7 +223,7 @@ def _window(size: int, transform: Affine) -> tuple[int, int, int]:
     return ky, kx, (size - max(kx, ky)) // 3
 
 
-def _to30(a: np.ndarray, model: _Model) -> np.ndarray:
+def _to30(a: np.ndarray, model: Model) -> np.ndarray:
     """Mean over the 3x3 blocks of 10 m pixels (last two axes) forming each 30 m pixel."""
     ky, kx, m = _window(model.size, model.transform)
     *lead, _, _ = a.shape
@@ -274,14 +231,14 @@ def _to30(a: np.ndarray, model: _Model) -> np.ndarray:
     return sub.reshape(*lead, m, 3, m, 3).mean(axis=(-3, -1))
 
 
-def _transform(model: _Model) -> Affine:
+def _transform(model: Model) -> Affine:
     """30 m transform in the northern-hemisphere UTM zone (negative northings), as USGS does."""
     ky, kx, _ = _window(model.size, model.transform)
     t = model.transform
     return Affine(30.0, 0.0, t.c + 10 * kx, 0.0, -30.0, t.f - 10 * ky - 10_000_000)
 
 
-def _assets(model: _Model, scene: _Scene, raster_bands: bool) -> dict[str, pystac.Asset]:
+def _assets(model: Model, scene: _Scene, raster_bands: bool) -> dict[str, pystac.Asset]:
     m = _window(model.size, model.transform)[2]
     common = {"gsd": 30, "proj:shape": [m, m], "proj:transform": list(_transform(model))[:6]}
     assets = {}
@@ -363,7 +320,7 @@ def _assets(model: _Model, scene: _Scene, raster_bands: bool) -> dict[str, pysta
     return assets
 
 
-def _item(model: _Model, scene: _Scene, qa: np.ndarray, raster_bands: bool) -> pystac.Item:
+def _item(model: Model, scene: _Scene, qa: np.ndarray, raster_bands: bool) -> pystac.Item:
     data = qa != 1
     cloudy = (qa & 0b1110) != 0
     cover = round(100.0 * float(cloudy[data].mean()) if data.any() else 0.0, 2)
@@ -372,8 +329,8 @@ def _item(model: _Model, scene: _Scene, qa: np.ndarray, raster_bands: bool) -> p
     props = {
         "platform": scene.platform,
         "instruments": ["oli", "tirs"] if scene.oli else ["etm+"],
-        "created": _iso(made),
-        "updated": _iso(made),
+        "created": iso(made),
+        "updated": iso(made),
         "eo:cloud_cover": cover,
         "landsat:cloud_cover_land": cover,
         "view:off_nadir": 0,
@@ -432,7 +389,7 @@ def generate_landsat_archive(
     scenes = _plan(int(seed), d0, d1)
     if not scenes:
         raise ValueError(f"no Landsat acquisition between {start} and {end}")
-    model = _build_model(int(seed), int(size))
+    model = build_model(int(seed), int(size))
 
     def archive() -> LandsatArchive:
         return LandsatArchive(

@@ -1,6 +1,6 @@
 """A deterministic MODIS MOD13Q1 v061 archive over the demo's land (static STAC, sinusoidal).
 
-The Sentinel-2 demo's land-cover/phenology/drought model (`testing.demo`) is built at 10 m
+The Sentinel-2 demo's land-cover/phenology/drought model (`testing.world`) is built at 10 m
 and aggregated (red and NIR area means) into 250 m pixels of the MODIS sinusoidal grid: a
 window of the real tile (h, v) holding the demo's centre, aligned to the tile's pixels. Items
 follow Planetary Computer's ``modis-13Q1-061`` shape: one COG per layer (``250m_16_days_NDVI``,
@@ -33,8 +33,8 @@ from rasterio.crs import CRS
 from rasterio.transform import Affine
 
 from ..sensors.modis import SINUSOIDAL_PROJ4, SINUSOIDAL_WKT, TILE_SIZE_M, tile_of
-from .demo import _CENTRE, _EPSG, _build_model, _iso, _Model, _smooth
-from .landsat import write_cog
+from .world import CENTRE, EPSG, Model, build_model, smooth
+from .writing import iso, write_cog
 
 __all__ = ["ModisArchive", "generate_modis_archive", "vi_quality_value"]
 
@@ -111,21 +111,21 @@ def _composites(start: date, end: date) -> list[date]:
 
 
 def _grid(size: int) -> tuple[tuple[int, int], Affine]:
-    h, v = tile_of(*_CENTRE)
+    h, v = tile_of(*CENTRE)
     to_sin = Transformer.from_crs(4326, SINUSOIDAL_PROJ4, always_xy=True)
-    xc, yc = to_sin.transform(*_CENTRE)
+    xc, yc = to_sin.transform(*CENTRE)
     tx, ty = _X0 + h * TILE_SIZE_M, _Y0 - v * TILE_SIZE_M
     col0 = math.floor((xc - tx) / _PIXEL) - size // 2
     row0 = math.floor((ty - yc) / _PIXEL) - size // 2
     return (h, v), Affine(_PIXEL, 0.0, tx + col0 * _PIXEL, 0.0, -_PIXEL, ty - row0 * _PIXEL)
 
 
-def _binning(model: _Model, transform: Affine, size: int) -> tuple[np.ndarray, np.ndarray]:
+def _binning(model: Model, transform: Affine, size: int) -> tuple[np.ndarray, np.ndarray]:
     """Flat MODIS pixel index of every 10 m model pixel (-1 outside), and per-pixel coverage."""
     n = model.size
     cols, rows = np.meshgrid(np.arange(n) + 0.5, np.arange(n) + 0.5)
     x, y = model.transform * (cols, rows)
-    to_sin = Transformer.from_crs(_EPSG, SINUSOIDAL_PROJ4, always_xy=True)
+    to_sin = Transformer.from_crs(EPSG, SINUSOIDAL_PROJ4, always_xy=True)
     sx, sy = to_sin.transform(x, y)
     c, r = ~transform * (sx, sy)
     c, r = np.floor(c).astype(int), np.floor(r).astype(int)
@@ -136,7 +136,7 @@ def _binning(model: _Model, transform: Affine, size: int) -> tuple[np.ndarray, n
 
 
 def _render(
-    model: _Model, start: date, idx: np.ndarray, cover: np.ndarray, size: int
+    model: Model, start: date, idx: np.ndarray, cover: np.ndarray, size: int
 ) -> dict[str, np.ndarray]:
     rng = np.random.default_rng([model.seed, 21, start.toordinal()])
     mid = datetime(start.year, start.month, start.day, 11, tzinfo=timezone.utc) + timedelta(days=8)
@@ -151,7 +151,7 @@ def _render(
     red = red + rng.normal(0, 0.003, red.shape)
     nir = nir + rng.normal(0, 0.003, nir.shape)
     fill = cover.reshape(size, size) < 0.8
-    f = _smooth(rng, (size, size), size / 8)
+    f = smooth(rng, (size, size), size / 8)
     cloudy = (f > np.quantile(f, 1 - rng.uniform(0.03, 0.15))) & ~fill
     shadow = (np.roll(cloudy, (1, 2), axis=(0, 1)) & ~cloudy) & ~fill
     red = np.where(cloudy, 0.3, np.where(shadow, red * 0.5, red))
@@ -196,15 +196,15 @@ def _item(
     lons = [p[0] for p in geometry["coordinates"][0]]
     lats = [p[1] for p in geometry["coordinates"][0]]
     props = {
-        "start_datetime": _iso(t0)[:-5] + "Z",
-        "end_datetime": _iso(t1)[:-5] + "Z",
+        "start_datetime": iso(t0)[:-5] + "Z",
+        "end_datetime": iso(t1)[:-5] + "Z",
         "modis:horizontal-tile": h,
         "modis:vertical-tile": v,
         "modis:tile-id": f"51{h:03d}{v:03d}",
         "instruments": ["modis"],
         "platform": "terra",
-        "created": _iso(made),
-        "updated": _iso(made),
+        "created": iso(made),
+        "updated": iso(made),
         "proj:epsg": None,
         "proj:wkt2": SINUSOIDAL_WKT,
         "proj:shape": [size, size],
@@ -276,7 +276,7 @@ def generate_modis_archive(
         "type": "Polygon",
         "coordinates": [[(round(a, 7), round(b, 7)) for a, b in zip(lon, lat, strict=True)]],
     }
-    model = _build_model(int(seed), int(model_size))
+    model = build_model(int(seed), int(model_size))
     archive = ModisArchive(
         path=root,
         catalog=root / "catalog.json",

@@ -1,0 +1,73 @@
+"""Composites per dekad and month: reducers by hand, counts, solar days."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from vegcube import composite
+
+RNG = np.random.default_rng(42)
+
+
+def cube(times, ny=6, nx=5, bands=("red", "nir", "swir16", "green", "blue")):
+    t = pd.DatetimeIndex(times)
+    coords = {"time": t, "y": np.arange(ny) * -10.0, "x": np.arange(nx) * 10.0}
+    data = {
+        b: xr.DataArray(
+            RNG.uniform(0.01, 0.6, (len(t), ny, nx)).astype("float32"),
+            dims=("time", "y", "x"),
+            coords=coords,
+        )
+        for b in bands
+    }
+    return xr.Dataset(data)
+
+
+@pytest.mark.parametrize("reducer", ["median", "mean", "max", "min"])
+@pytest.mark.parametrize("lazy", [False, True])
+def test_dekad_composite_by_hand(reducer, lazy):
+    times = pd.date_range("2021-01-02", "2021-02-27", freq="3D")
+    ds = cube(times, bands=("ndvi",))
+    ds["ndvi"][::4, 0, 0] = np.nan
+    if lazy:
+        ds = ds.chunk(time=1)
+    out = composite.composite(
+        ds, period="dekad", reducer=reducer, start="2021-01-01", end="2021-02-28"
+    ).compute()
+    vals = ds.ndvi.values if not lazy else ds.ndvi.compute().values
+    for i, (start, end) in enumerate(zip(out.time.values, out.period_end.values, strict=True)):
+        sel = (times >= start) & (times <= end)
+        pix = vals[sel, 0, 0]
+        fn = {"median": np.nanmedian, "mean": np.nanmean, "max": np.nanmax, "min": np.nanmin}
+        with _nowarn():
+            expect = fn[reducer](pix) if np.isfinite(pix).any() else np.nan
+        np.testing.assert_allclose(out.ndvi.values[i, 0, 0], expect, rtol=1e-6)
+        assert out.ndvi_count.values[i, 0, 0] == np.isfinite(pix).sum()
+    assert out.sizes["time"] == 6
+    assert out.period_of_year.values.tolist() == [1, 2, 3, 4, 5, 6]
+    assert str(out.period_end.values[-1])[:10] == "2021-02-28"
+
+
+class _nowarn:
+    def __enter__(self):
+        import warnings
+
+        self._c = warnings.catch_warnings()
+        self._c.__enter__()
+        warnings.simplefilter("ignore")
+
+    def __exit__(self, *a):
+        self._c.__exit__(*a)
+
+
+def test_composite_uses_solar_day_not_utc():
+    # 23:30 UTC on the 10th is the 11th in New Caledonia: it belongs to the second dekad
+    t = pd.DatetimeIndex(["2021-01-10T23:30"])
+    ds = cube(t, bands=("ndvi",)).assign_coords(
+        solar_day=("time", pd.DatetimeIndex(["2021-01-11"]))
+    )
+    out = composite.composite(ds, start="2021-01-01", end="2021-01-20")
+    assert out.ndvi_count.values[:, 0, 0].tolist() == [0, 1]

@@ -1,0 +1,106 @@
+"""Indicators (VCI, z-score, anomaly, percent of normal, TCI, VHI) and drought classes, by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from vegcube import indicators, reference
+
+
+def yearly(values_by_year, poy=(1, 2)):
+    """A composite-like dataset: one value per (year, period) for a 1×2 image."""
+    rows = []
+    for year, vals in values_by_year.items():
+        for p, v in zip(poy, vals, strict=True):
+            rows.append((pd.Timestamp(year=year, month=1, day=1 + 10 * (p - 1)), p, v))
+    t = pd.DatetimeIndex([r[0] for r in rows])
+    arr = np.array([[[r[2], r[2] * 0.5]] for r in rows], "float32")
+    return xr.Dataset(
+        {"ndvi": (("time", "y", "x"), arr)},
+        coords={
+            "time": t,
+            "period_of_year": ("time", [r[1] for r in rows]),
+            "y": [0.0],
+            "x": [0.0, 10.0],
+        },
+        attrs={"period": "dekad"},
+    )
+
+
+def test_indicators_by_hand_and_min_years():
+    data = {2019: [0.5, 0.6], 2020: [0.7, np.nan], 2021: [0.6, 0.8], 2022: [0.2, 0.1]}
+    comp = yearly(data)
+    ref = reference.compute(comp, start="2019-01-01", end="2021-12-31")
+    ind = indicators.compute(
+        comp,
+        ref,
+        variables=["ndvi"],
+        indicators=["vci", "zscore", "anomaly", "pct_normal", "drought_class"],
+    )
+    last = ind.isel(time=-2)  # 2022, period 1: x = 0.2, ref 0.5/0.7/0.6
+    p1 = np.array([0.5, 0.7, 0.6])
+    assert float(last.ndvi_vci[0, 0]) == 0.0  # below the reference minimum, clipped
+    z = (0.2 - p1.mean()) / p1.std(ddof=1)
+    assert float(last.ndvi_zscore[0, 0]) == pytest.approx(z, rel=1e-5)
+    assert float(last.ndvi_anomaly[0, 0]) == pytest.approx(0.2 - 0.6, abs=1e-6)
+    assert float(last.ndvi_pct_normal[0, 0]) == pytest.approx(100 * 0.2 / 0.6, rel=1e-5)
+    assert int(last.ndvi_drought_class[0, 0]) == 4
+    in_ref = ind.isel(time=2)  # 2020 period 1, x = 0.7 = max → VCI 100, class none
+    assert float(in_ref.ndvi_vci[0, 0]) == pytest.approx(100)
+    assert int(in_ref.ndvi_drought_class[0, 0]) == 0
+    mid = ind.isel(time=0)  # 2019, x = 0.5 → VCI 0; 2021 x=0.6 → 50
+    assert float(ind.isel(time=4).ndvi_vci[0, 0]) == pytest.approx(50, rel=1e-5)
+    assert float(mid.ndvi_vci[0, 0]) == pytest.approx(0)
+    # period 2 has only 2 reference years: NaN everywhere, never a guess, class no data
+    p2 = ind.isel(time=-1)
+    for v in ("ndvi_vci", "ndvi_zscore", "ndvi_anomaly", "ndvi_pct_normal"):
+        assert np.isnan(p2[v].values).all()
+    assert (p2.ndvi_drought_class.values == -1).all()
+    assert (p2.ndvi_ref_years.values == 2).all()
+    ind2 = indicators.compute(comp, ref, variables=["ndvi"], indicators=["vci"], min_years=2)
+    assert np.isfinite(ind2.isel(time=-1).ndvi_vci.values).all()
+
+
+def test_indicators_degenerate_reference_never_inf():
+    data = {2019: [0.5, 0.5], 2020: [0.5, 0.5], 2021: [0.5, 0.5], 2022: [0.4, 0.0]}
+    comp = yearly(data)
+    comp["ndvi"][:, 0, 1] = 0.0  # constant zero pixel: mean 0, std 0, max == min
+    ref = reference.compute(comp, start="2019-01-01", end="2021-12-31")
+    ind = indicators.compute(
+        comp, ref, variables=["ndvi"], indicators=["vci", "zscore", "pct_normal", "anomaly"]
+    )
+    for v in ("ndvi_vci", "ndvi_zscore", "ndvi_pct_normal"):
+        assert not np.isinf(ind[v].values).any()
+    assert np.isnan(ind.ndvi_vci.values).all() and np.isnan(ind.ndvi_zscore.values).all()
+    assert np.isnan(ind.ndvi_pct_normal.values[..., 1]).all()  # mean 0
+    assert float(ind.ndvi_pct_normal.isel(time=-2)[0, 0]) == pytest.approx(80)
+    assert float(ind.ndvi_anomaly.isel(time=-2)[0, 0]) == pytest.approx(-0.1, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("vci", "cls"), [(5, 4), (10, 3), (19.9, 3), (25, 2), (35, 1), (40, 0), (90, 0), (np.nan, -1)]
+)
+def test_drought_class_thresholds(vci, cls):
+    da = xr.DataArray(np.array([vci], "float32"))
+    assert int(indicators.drought_class(da)[0]) == cls
+
+
+def test_tci_and_vhi_formulas_by_hand():
+    t = xr.DataArray([[300.0, 310.0], [295.0, np.nan]], dims=("y", "x"))
+    ref = xr.Dataset(
+        {
+            "lst_min": xr.DataArray([[290.0, 290.0], [295.0, 290.0]], dims=("y", "x")),
+            "lst_max": xr.DataArray([[310.0, 300.0], [295.0, 300.0]], dims=("y", "x")),
+        }
+    )
+    tci = indicators.tci(t, ref, name="lst")
+    # (max − T)/(max − min): 50; hotter than the max → 0; degenerate range → NaN; NaN stays
+    np.testing.assert_array_equal(tci.values, [[50.0, 0.0], [np.nan, np.nan]])
+    vci = xr.DataArray([[20.0, 80.0], [10.0, 5.0]], dims=("y", "x"))
+    vhi = indicators.vhi(vci, tci, alpha=0.3)
+    np.testing.assert_allclose(vhi.values, [[0.3 * 20 + 0.7 * 50, 0.3 * 80], [np.nan] * 2])
+    with pytest.raises(ValueError, match="alpha"):
+        indicators.vhi(vci, tci, alpha=1.5)
