@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pystac
-import rioxarray  # noqa: F401  (registers the .rio accessor)
+import rasterio
+import rasterio.crs
 import xarray as xr
 from odc.geo import xr as _odc_xr  # noqa: F401  (registers the .odc accessor)
 
@@ -45,6 +46,8 @@ def write_cogs(
     folder = Path(folder)
     ds = cf_ready(ds)
     days = [f"{t:%Y-%m-%d}" for t in pd.DatetimeIndex(ds.time.values)]
+    geobox = ds.odc.geobox
+    grid = {"transform": geobox.affine, "crs": rasterio.crs.CRS.from_wkt(geobox.crs.to_wkt())}
     written = []
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
         for var in variables:
@@ -54,9 +57,10 @@ def write_cogs(
             # read time steps in blocks of bounded size (one dask compute each), then let
             # GDAL, which releases the GIL while encoding, write the COGs of a block in parallel
             step = max(1, int(_BLOCK_BYTES // max(1, ds[var].isel(time=0).nbytes)))
+            profile, as_stored = _profile(ds[var], grid)
             for k in range(0, len(todo), step):
-                block = ds[var].isel(time=todo[k : k + step]).load()
-                jobs = [(block.isel(time=j), paths[i]) for j, i in enumerate(todo[k : k + step])]
+                block = as_stored(np.asarray(ds[var].isel(time=todo[k : k + step]).values))
+                jobs = [(block[j], paths[i], profile) for j, i in enumerate(todo[k : k + step])]
                 list(pool.map(lambda job: _write_cog(*job), jobs))
     save_catalog(_catalog(ds, folder, variables, title), folder)
     return written
@@ -84,30 +88,47 @@ def publish(
     write_cogs(merged, Path(out) / "cog", names, overwrite=since is not None)
 
 
-def _write_cog(da: xr.DataArray, path: Path) -> None:
-    band = da.load()
-    dtype = np.dtype(band.encoding.get("dtype", band.dtype))
-    fill = band.encoding.get("_FillValue", band.attrs.get("_FillValue"))
-    attrs = {k: v for k, v in band.attrs.items() if not k.startswith("_")}
-    band = band.copy()
-    band.encoding, band.attrs = {}, attrs
-    if np.issubdtype(dtype, np.integer) and fill is not None:
-        # integer classes decoded to float (NaN = fill) go back to their integer type
-        band = band.fillna(fill).astype(dtype)
-        nodata: Any = fill
-    else:
-        band, nodata = band.astype("float32"), np.nan
-    band = band.rio.write_nodata(nodata, encoded=False)
-    with atomic_path(path) as tmp:
-        band.rio.to_raster(
-            tmp,
-            driver="COG",
-            compress="DEFLATE",
-            predictor=2 if np.issubdtype(band.dtype, np.integer) else 3,
-            blocksize=256,
-            overview_resampling="nearest",
-            tags={k: str(v) for k, v in attrs.items() if isinstance(v, (str, int, float))},
-        )
+def _profile(
+    da: xr.DataArray, grid: Mapping[str, Any]
+) -> tuple[dict[str, Any], Callable[[np.ndarray], np.ndarray]]:
+    """The COG profile of variable `da` (type, nodata, compression, tags and description as
+    rioxarray writes them) and how its decoded values go back to the stored type."""
+    dtype = np.dtype(da.encoding.get("dtype", da.dtype))
+    fill: Any = da.encoding.get("_FillValue", da.attrs.get("_FillValue"))
+    attrs = {k: v for k, v in da.attrs.items() if not k.startswith("_")}
+    integer = bool(np.issubdtype(dtype, np.integer) and fill is not None)
+    profile = {
+        "driver": "COG",
+        "height": da.sizes["y"],
+        "width": da.sizes["x"],
+        "count": 1,
+        "dtype": dtype if integer else np.dtype("float32"),
+        "nodata": fill if integer else np.nan,
+        "compress": "DEFLATE",
+        "predictor": 2 if integer else 3,
+        "blocksize": 256,
+        "overview_resampling": "nearest",
+        "tags": {**{k: str(v) for k, v in attrs.items()}, "AREA_OR_POINT": "Area"},
+        "description": str(attrs.get("long_name", da.name)),
+        **grid,
+    }
+
+    def as_stored(values: np.ndarray) -> np.ndarray:
+        if integer:  # integer classes decoded to float (NaN = fill) go back to their type
+            return np.where(np.isnan(values), fill, values).astype(dtype)
+        return values.astype("float32")
+
+    return profile, as_stored
+
+
+def _write_cog(values: np.ndarray, path: Path, profile: Mapping[str, Any]) -> None:
+    """One band (y, x) as a COG at `path` (GDAL's COG driver; atomic)."""
+    opts = dict(profile)
+    tags, description = opts.pop("tags"), opts.pop("description")
+    with atomic_path(path) as tmp, rasterio.open(tmp, "w", **opts) as dst:
+        dst.update_tags(**tags)
+        dst.set_band_description(1, description)
+        dst.write(values, 1)
 
 
 def _catalog(ds: xr.Dataset, folder: Path, variables: Iterable[str], title: str) -> pystac.Catalog:
