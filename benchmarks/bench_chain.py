@@ -96,7 +96,8 @@ def make_job(args: argparse.Namespace) -> Job:
         mask={"sentinel2_scl": SCL_INVALID, "dilate_m": args.dilate},
         indices=["ndvi"],
         composite={"period": "dekad", "reducer": "median"},
-        reference={"start": ref_start, "end": ref_end, "min_years": min_years},
+        # the textbook per-period statistics the plain script computes (no pooling)
+        reference={"start": ref_start, "end": ref_end, "min_years": min_years, "pool": 0},
         indicators=["vci", "zscore"],
         output={"dir": "OUT", "formats": ["zarr"]},
     )

@@ -34,7 +34,7 @@ __all__ = ["Layout", "Tile", "assemble", "by_tiles", "layout", "map_chunks", "ti
 BUDGET = 256 * 2**20
 #: bytes per pixel and scene a task holds per band read: the DN read, float32 values and
 #: the float64 temporaries of the DN → value step, masks, indices, the reducer's sorted copy
-_BYTES_PER_BAND = 16
+_BYTES_PER_BAND = 28
 
 #: (items, grid, first period start, last period end) → that block's composites, computed
 Build = Callable[[Sequence[pystac.Item], GeoBox, dt.date, dt.date], xr.Dataset]

@@ -25,7 +25,7 @@ __all__ = ["STATS", "compute", "noise", "pooled", "statistics"]
 
 STATS = ("mean", "std", "min", "max", "count")
 #: a reference task's working memory (bytes): years × periods of year × tile in float64
-BUDGET = 256 * 2**20
+BUDGET = 128 * 2**20
 
 
 def statistics(stack: np.ndarray) -> dict[str, np.ndarray]:
@@ -62,14 +62,18 @@ def pooled(stack: np.ndarray, pool: int) -> dict[str, np.ndarray]:
     min and max = mean + the window's lowest and highest departure. `pool` 0 is `statistics`."""
     if pool == 0:
         return statistics(stack)
-    v = np.asarray(stack, dtype="float64")
-    ok = ~np.isnan(v)
-    n = ok.sum(axis=0)  # (periods, y, x)
+    v = np.array(stack, dtype="float64")  # one working copy, reused in place
+    missing = np.isnan(v)
+    n = v.shape[0] - missing.sum(axis=0)  # (periods, y, x)
+    v[missing] = 0.0
     with np.errstate(invalid="ignore", divide="ignore"):
-        m = np.where(ok, v, 0).sum(axis=0) / n
-        dev = v - m  # departures from each period's own mean; NaN where no value
-    sq = np.where(ok, dev * dev, 0).sum(axis=0)
-    lo, hi = np.fmin.reduce(dev, axis=0), np.fmax.reduce(dev, axis=0)
+        m = v.sum(axis=0) / n
+    v -= m  # departures from each period's own mean
+    v[missing] = np.nan
+    lo, hi = np.fmin.reduce(v, axis=0), np.fmax.reduce(v, axis=0)
+    v[missing] = 0.0
+    v *= v
+    sq = v.sum(axis=0)
     dof = np.maximum(n - 1, 0)
     inner = slice(pool, v.shape[1] - pool)
     ss, df = np.zeros_like(sq[inner]), np.zeros_like(dof[inner])
@@ -202,8 +206,12 @@ def _noise_inputs(piece: xr.Dataset, name: str, mark: str | None) -> tuple[np.nd
     values = np.asarray(piece[name].values)
     if mark is None:
         return values, None
-    flags = np.asarray(piece[mark].values)
-    return values, (flags == -1) if mark.endswith("_quality") else (flags > 0)
+    return values, _observed(np.asarray(piece[mark].values), mark)
+
+
+def _observed(flags: np.ndarray, mark: str) -> np.ndarray:
+    """Observed (not filled) values from a quality band (−1) or a count of scenes (> 0)."""
+    return (flags == -1) if mark.endswith("_quality") else (flags > 0)
 
 
 def _circular(members: list[np.ndarray], pool: int) -> list[np.ndarray]:
@@ -243,10 +251,11 @@ def _blockwise(
     steps: np.ndarray,
     marks: dict[str, str | None],
 ) -> dict[str, Any]:
-    """One task per spatial chunk × group of periods of the year: each reads the reference
-    years of its periods (± `pool` around them: its only inputs) and computes their
-    statistics in numpy; and one task per spatial chunk for the noise over every reference
-    step, in strips of rows."""
+    """One task per spatial chunk × group of periods of the year: each reads the stored
+    chunks that hold the reference years of its periods (± `pool` around them: its only
+    inputs) and computes their statistics in numpy; and one task per spatial chunk for the
+    noise over every reference step, in strips of rows. Tasks take whole stored chunks and
+    select inside (no indexing tasks between them and the store)."""
     import dask
     import dask.array as darr
 
@@ -254,6 +263,7 @@ def _blockwise(
 
     data = data.unify_chunks()
     ychunks, xchunks = data.chunks["y"], data.chunks["x"]
+    tedges = np.cumsum((0, *data.chunks["time"]))
     years = max(1, max(len(m) for m in members))
     side = max(ychunks) * max(xchunks)
     # the float64 stack and three temporaries of its size, for each variable
@@ -263,76 +273,93 @@ def _blockwise(
     group = min(group, max(data.chunks["time"]))
     nper = len(members)
     groups = [range(i, min(nper, i + group)) for i in range(0, nper, group)]
-    yedges, xedges = np.cumsum((0, *ychunks)), np.cumsum((0, *xchunks))
     run = uuid.uuid4().hex
+    arrays = {n: data[n].data for n in [*names, *(m for m in marks.values() if m)]}
 
-    def task(piece: xr.Dataset, sizes: list[int]) -> dict[str, np.ndarray]:
+    def chunks(idx: np.ndarray, iy: int, ix: int, var: str) -> tuple[list[Any], np.ndarray]:
+        """The stored chunks holding time steps `idx` of tile (iy, ix), and where each step
+        lies in their concatenation."""
+        which = np.searchsorted(tedges, idx, side="right") - 1
+        held = np.unique(which) if len(idx) else np.zeros(1, int)  # none: a chunk's shape
+        base = np.cumsum((0, *(tedges[k + 1] - tedges[k] for k in held)))[:-1]
+        at = base[np.searchsorted(held, which)] + idx - tedges[which]
+        return [arrays[var].blocks[k, iy, ix] for k in held], at
+
+    def stack(parts: list[np.ndarray], at: np.ndarray) -> np.ndarray:
+        return np.concatenate(parts, axis=0)[at]
+
+    def task(parts: dict[str, list[np.ndarray]], at: np.ndarray, sizes: list[int]) -> Any:
         bounds = np.cumsum((0, *sizes))
         local = [np.arange(bounds[k], bounds[k + 1]) for k in range(len(sizes))]
         return {  # the pooled window's periods around the group: statistics of the inner
             f"{n}_{s}": a
             for n in names
-            for s, a in pooled(_years_first(np.asarray(piece[n].values), local), pool).items()
+            for s, a in pooled(_years_first(stack(parts[n], at), local), pool).items()
         }
 
-    def noise_task(piece: xr.Dataset) -> dict[str, np.ndarray]:
-        return {f"{n}_noise": noise(*_noise_inputs(piece, n, marks[n])) for n in names}
+    def noise_task(parts: dict[str, list[np.ndarray]], at: np.ndarray) -> Any:
+        out = {}
+        for n in names:  # in strips of rows: the whole series is never copied at once
+            mark, ny = marks[n], parts[n][0].shape[1]
+            sigma = []
+            for r in range(0, ny, _ROWS):
+                rows = [p[:, r : r + _ROWS] for p in parts[n]]
+                observed = None
+                if mark is not None:
+                    seen = [p[:, r : r + _ROWS] for p in parts[mark]]
+                    observed = _observed(stack(seen, at), mark)
+                sigma.append(noise(stack(rows, at), observed))
+            out[f"{n}_noise"] = np.concatenate(sigma, axis=0) if sigma else np.empty((0, 0))
+        return out
 
-    def tile(iy: int, ix: int) -> dict[str, Any]:
-        return {
-            "y": slice(int(yedges[iy]), int(yedges[iy + 1])),
-            "x": slice(int(xedges[ix]), int(xedges[ix + 1])),
-        }
-
-    def window(grp: range) -> list[int]:
-        return [p % nper for p in range(grp.start - pool, grp.stop + pool)]
-
-    cells = [
-        [
-            [
-                (
-                    dask.delayed(task, pure=False)(
-                        data[names].isel(
-                            {
-                                "time": np.concatenate([members[p] for p in window(grp)]),
-                                **tile(iy, ix),
-                            }
-                        ),
-                        [len(members[p]) for p in window(grp)],
-                        dask_key_name=f"vegcube-reference-{run}-{gi}-{iy}-{ix}",
-                    ),
-                    (len(grp), ychunks[iy], xchunks[ix]),
-                )
-                for ix in range(len(xchunks))
-            ]
-            for iy in range(len(ychunks))
+    def window(grp: range) -> tuple[np.ndarray, list[int]]:
+        periods = [p % nper for p in range(grp.start - pool, grp.stop + pool)]
+        return np.concatenate([members[p] for p in periods]).astype(int), [
+            len(members[p]) for p in periods
         ]
-        for gi, grp in enumerate(groups)
-    ]
-    dtypes = {
-        f"{n}_{s}": np.dtype("int16" if s == "count" else "float32") for n in names for s in STATS
-    }
-    arrays: dict[str, Any] = assemble(cells, dtypes)
-    noises = [
-        [
-            dask.delayed(noise_task, pure=False)(
-                data.isel({"time": steps, **tile(iy, ix)}),
-                dask_key_name=f"vegcube-noise-{run}-{iy}-{ix}",
-            )
-            for ix in range(len(xchunks))
-        ]
-        for iy in range(len(ychunks))
-    ]
-    for n in names:
-        arrays[f"{n}_noise"] = darr.block(
+
+    def delayed(fn: Any, idx: np.ndarray, iy: int, ix: int, key: str, *more: Any) -> Any:
+        found = {v: chunks(idx, iy, ix, v) for v in (names if fn is task else arrays)}
+        parts = {v: f[0] for v, f in found.items()}
+        at = next(iter(found.values()))[1]
+        return dask.delayed(fn, pure=False)(parts, at, *more, dask_key_name=key)
+
+    cells = []
+    for gi, grp in enumerate(groups):
+        idx, sizes = window(grp)
+        cells.append(
             [
                 [
-                    darr.from_delayed(
-                        noises[iy][ix][f"{n}_noise"], (ny, nx), dtype=np.dtype("float32")
+                    (
+                        delayed(
+                            task, idx, iy, ix, f"vegcube-reference-{run}-{gi}-{iy}-{ix}", sizes
+                        ),
+                        (len(grp), ny, nx),
                     )
                     for ix, nx in enumerate(xchunks)
                 ]
                 for iy, ny in enumerate(ychunks)
             ]
         )
-    return arrays
+    dtypes = {
+        f"{n}_{s}": np.dtype("int16" if s == "count" else "float32") for n in names for s in STATS
+    }
+    out: dict[str, Any] = assemble(cells, dtypes)
+    noises = [
+        [
+            delayed(noise_task, steps.astype(int), iy, ix, f"vegcube-noise-{run}-{iy}-{ix}")
+            for ix in range(len(xchunks))
+        ]
+        for iy in range(len(ychunks))
+    ]
+    for n in names:
+        out[f"{n}_noise"] = darr.block(
+            [
+                [
+                    darr.from_delayed(noises[iy][ix][f"{n}_noise"], (ny, nx), dtype="float32")
+                    for ix, nx in enumerate(xchunks)
+                ]
+                for iy, ny in enumerate(ychunks)
+            ]
+        )
+    return out

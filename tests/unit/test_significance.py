@@ -157,3 +157,17 @@ def test_persistence_looks_back_across_blocks():
     np.testing.assert_array_equal(lazy.ndvi_drought_class.values, eager.ndvi_drought_class.values)
     first = eager.ndvi_drought_class.isel(time=5 * 36)  # the run's second period
     assert (first >= 1).all() and (eager.ndvi_drought_class.isel(time=5 * 36 - 1) <= 0).all()
+
+
+def test_reference_per_tile_with_periods_of_the_year_never_observed():
+    """A reference whose years hold only some periods of the year (a short series): the
+    others are NaN with count 0, per tile as at once."""
+    rng = np.random.default_rng(6)
+    ds = dekads(rng.normal(0.5, 0.1, (20, 6, 6)), start="2022-11-01")  # Nov 2022 – mid 2023
+    eager = reference.compute(ds, start="2019-01-01", end="2022-12-31", pool=1)
+    lazy = reference.compute(
+        ds.chunk({"time": 6, "y": 3, "x": 3}), start="2019-01-01", end="2022-12-31", pool=1
+    )
+    xr.testing.assert_allclose(lazy.compute(), eager)
+    assert int(eager.ndvi_count.sel(period_of_year=1).max()) == 0
+    assert int(eager.ndvi_count.sel(period_of_year=31).min()) == 1

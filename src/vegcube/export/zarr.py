@@ -7,7 +7,7 @@ routine update writes its periods into the existing store with `append_zarr`.
 from __future__ import annotations
 
 import os
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Protocol
 
@@ -54,12 +54,81 @@ def write_zarr(
         if len(blocks) <= 1:
             ds.to_zarr(tmp, mode="w", consolidated=True, zarr_format=2)
             return Path(path)
-        ds.to_zarr(tmp, mode="w", consolidated=True, zarr_format=2, compute=False)
-        timeless = [name for name, v in ds.variables.items() if "time" not in v.dims]
-        for block in blocks:
-            part = ds.isel(time=block).drop_vars(timeless)
-            part.to_zarr(tmp, region={"time": block}, zarr_format=2)
+        _init(ds, tmp)
+        _write_blocks(ds, tmp, [(b, str(b)) for b in blocks])
     return Path(path)
+
+
+def _cores() -> int:
+    """Threads that run tasks: the dask cluster's if a client is active, else this machine's."""
+    try:
+        from distributed import get_client
+
+        return max(1, sum(get_client().nthreads().values()))
+    except (ImportError, ValueError):
+        import dask
+
+        # the threaded scheduler's pool: dask's `num_workers` (DASK_NUM_WORKERS) or the cores
+        return int(dask.config.get("num_workers", None) or os.cpu_count() or 1)
+
+
+def _init(ds: xr.Dataset, store: Path) -> None:
+    """The store's metadata, its variables without time, and its time coordinates: block
+    writes then hold only their own chunks (a 1-D time coordinate is one chunk, which
+    blocks written side by side would race on)."""
+    ds.to_zarr(store, mode="w", consolidated=True, zarr_format=2, compute=False)
+    coords = ds.drop_vars(
+        [k for k, v in ds.variables.items() if k in ds.data_vars or "time" not in v.dims]
+    )
+    coords.to_zarr(store, region={"time": slice(0, ds.sizes["time"])}, zarr_format=2)
+
+
+def _write_blocks(
+    ds: xr.Dataset,
+    store: Path,
+    blocks: list[tuple[slice, str]],
+    *,
+    start: Callable[[str], None] = lambda name: None,
+    finish: Callable[[str], None] = lambda name: None,
+) -> None:
+    """Each time block of `ds`'s data into its region of `store` (`_init` wrote the rest).
+
+    Consecutive blocks are computed together, as many as there are cores without a spatial
+    chunk each (a small area is one chunk per block), never more than cores (memory). If a
+    group fails, its blocks are written again one by one, so those that can be are kept
+    and recorded (`finish`) before the failure is raised."""
+    chunks = ds.chunks if ds.chunks else {}
+    spatial = len(chunks.get("y", (1,))) * len(chunks.get("x", (1,)))
+    cores = _cores()
+    at_once = max(1, min(cores, -(-cores // spatial)))
+    data = ds.drop_vars(
+        [k for k, v in ds.variables.items() if k not in ds.data_vars or "time" not in v.dims]
+    )
+
+    def write(region: slice) -> None:
+        data.isel(time=region).to_zarr(store, region={"time": region}, zarr_format=2)
+
+    groups: list[list[tuple[slice, str]]] = []
+    for block, name in blocks:
+        last = groups[-1] if groups else None
+        if last and len(last) < at_once and last[-1][0].stop == block.start:
+            last.append((block, name))
+        else:
+            groups.append([(block, name)])
+    for group in groups:
+        for _, name in group:
+            start(name)
+        try:
+            write(slice(group[0][0].start, group[-1][0].stop))
+        except Exception:
+            if len(group) == 1:
+                raise
+            for block, name in group:  # the good blocks kept; a bad one raises here
+                write(block)
+                finish(name)
+        else:
+            for _, name in group:
+                finish(name)
 
 
 def append_zarr(ds: xr.Dataset, path: Path, *, block_bytes: int = 128 * 2**20) -> Path:
@@ -153,17 +222,10 @@ def _write_zarr_resumable(
         remove(partial)
         units.plan(["init", *names])
         units.start("init")
-        ds.to_zarr(partial, mode="w", consolidated=True, zarr_format=2, compute=False)
+        _init(ds, partial)
         units.finish("init")
-    timeless = [name for name, v in ds.variables.items() if "time" not in v.dims]
-    for block, name in zip(blocks, names, strict=True):
-        if units.done(name):
-            continue
-        units.start(name)
-        ds.isel(time=block).drop_vars(timeless).to_zarr(
-            partial, region={"time": block}, zarr_format=2
-        )
-        units.finish(name)
+    todo = [(b, n) for b, n in zip(blocks, names, strict=True) if not units.done(n)]
+    _write_blocks(ds, partial, todo, start=units.start, finish=units.finish)
     if path.exists():
         remove(path)
     os.replace(partial, path)
