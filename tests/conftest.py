@@ -1,6 +1,8 @@
 """Fixtures shared by the unit and end-to-end tests: archives generated once per session
 (deterministic, seed 42). Tests under `e2e/` (the CLI, `vegcube.run`, the whole chain) are
-marked `slow`: `pytest -m "not slow"` is the fast loop (the steps' own tests, `unit/`)."""
+marked `slow`: `pytest -m "not slow"` is the fast loop (the steps' own tests, `unit/`).
+
+Plain helpers shared by both live in `tests/helpers.py` (this folder is on `sys.path`)."""
 
 from __future__ import annotations
 
@@ -22,6 +24,9 @@ from vegcube.testing import (
     serve_stac_api,
 )
 from vegcube.testing.landsat import LandsatArchive, generate_landsat_archive
+
+# assertions in the shared helpers explain their failures as the tests' own do
+pytest.register_assert_rewrite("helpers")
 
 E2E = Path(__file__).parent / "e2e"
 #: items exactly as the catalogs published them (provenance in the READMEs beside them)
@@ -57,6 +62,15 @@ def small_no_raster_bands(tmp_path_factory) -> DemoArchive:
         start="2021-11-01",
         end="2022-03-31",
         raster_bands=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def fetch_archive(tmp_path_factory) -> DemoArchive:
+    """Two months, 800 m × 800 m: 10 m bands are 80 px, 20 m bands 40 px; a fresh one per test
+    module (the download tests: unit/test_download.py, e2e/test_fetch.py)."""
+    return generate_archive(
+        tmp_path_factory.mktemp("fetch"), size=80, start="2023-01-01", end="2023-02-28"
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from helpers import l1c_recipe
 from vegcube import composite
 from vegcube.runner import run
 from vegcube.testing import cloud_truth
@@ -16,27 +17,16 @@ def _truth(l1c_archive, like: xr.DataArray) -> np.ndarray:
     return np.stack([cloud_truth(l1c_archive, d).sel(y=like.y, x=like.x).values for d in days])
 
 
-def _recipe(l1c_archive, out, **cloud):
-    rc = l1c_archive.recipe(out)
-    for key in ("reference", "indicators"):
-        rc.pop(key)
-    rc["indices"] = ["ndvi"]
-    rc["output"]["formats"] = ["zarr"]
-    if cloud:
-        rc["mask"]["cloud_probability"] = cloud
-    return rc
-
-
 def test_run_masks_more_cloud(l1c_archive, l1c_cubes, tmp_path):
     """Without dilation (the SCL misses the halo), s2cloudless removes the halo's values.
 
     (With the demo recipe's dilate_m: 40 the grown SCL clouds already cover the halo.)
     """
     scenes, _, _ = l1c_cubes
-    rc = _recipe(l1c_archive, tmp_path / "scl")
+    rc = l1c_recipe(l1c_archive, tmp_path / "scl")
     rc["mask"]["dilate_m"] = 0
     without = run(rc)
-    rc = _recipe(l1c_archive, tmp_path / "prob", threshold=0.4)
+    rc = l1c_recipe(l1c_archive, tmp_path / "prob", threshold=0.4)
     rc["mask"]["dilate_m"] = 0
     with_ = run(rc)
     a = xr.open_zarr(without.outputs["composites"])

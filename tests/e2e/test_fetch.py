@@ -23,53 +23,13 @@ from rio_cogeo.cogeo import cog_validate
 from typer.testing import CliRunner
 
 import vegcube
+from helpers import ALL_FAULTS, FAST, fetch_aoi, fetch_recipe
 from vegcube.cli import app
 from vegcube.download import TOKEN_ENV, download
 from vegcube.errors import DataError, SourceError
-from vegcube.testing import Faults, generate_archive, serve_faulty, serve_folder
+from vegcube.testing import Faults, serve_faulty, serve_folder
 
 NEEDED = {"red", "nir", "swir16", "scl"}  # ndvi + ndwi + the QA band
-
-
-ALL_FAULTS = dict(
-    error_rate=0.08,
-    drop_rate=0.08,
-    truncate_rate=0.08,
-    slow_rate=0.04,
-    throttle_rate=0.04,
-    slow_s=0.2,
-    retry_after="1",
-    pattern="*.tif",
-)
-
-
-FAST = dict(backoff=0.02, poll=0.1, workers=4)
-
-
-@pytest.fixture(scope="module")
-def archive(tmp_path_factory):
-    """Two months, 800 m × 800 m: 10 m bands are 80 px, 20 m bands 40 px."""
-    return generate_archive(
-        tmp_path_factory.mktemp("fetch"), size=80, start="2023-01-01", end="2023-02-28"
-    )
-
-
-def aoi(archive) -> list[float]:
-    """The central ~40 % of the tile: assets get clipped."""
-    w, s, e, n = archive.bbox
-    cx, cy, dx, dy = (w + e) / 2, (s + n) / 2, (e - w) * 0.2, (n - s) * 0.2
-    return [cx - dx, cy - dy, cx + dx, cy + dy]
-
-
-def recipe(archive, out: Path, catalog: str | Path, **time) -> dict:
-    r = archive.recipe(out)
-    r.pop("reference")
-    r.update(indicators=[], aoi={"bbox": aoi(archive)})
-    r["source"]["catalog"] = str(catalog)
-    r["output"]["formats"] = ["zarr"]
-    if time:
-        r["time"] = time
-    return r
 
 
 def tif_files(root: Path) -> dict[str, Path]:
@@ -77,27 +37,28 @@ def tif_files(root: Path) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def clean(archive, tmp_path_factory):
+def clean(fetch_archive, tmp_path_factory):
     """A fault-free clipped download, and a run on the original archive."""
     base = tmp_path_factory.mktemp("clean")
-    with serve_folder(archive.path) as served:
+    with serve_folder(fetch_archive.path) as served:
         mirror = download(
-            recipe(archive, base / "x", f"{served.url}/catalog.json"), to=base / "mirror"
+            fetch_recipe(fetch_archive, base / "x", f"{served.url}/catalog.json"),
+            to=base / "mirror",
         )
-    vegcube.run(recipe(archive, base / "run", archive.catalog))
+    vegcube.run(fetch_recipe(fetch_archive, base / "run", fetch_archive.catalog))
     return mirror, base / "mirror", xr.open_zarr(base / "run" / "composites.zarr").load()
 
 
-def test_clean_download_clips_needed_bands_to_valid_cogs(archive, clean):
+def test_clean_download_clips_needed_bands_to_valid_cogs(fetch_archive, clean):
     mirror, root, _ = clean
     assert {f.asset for f in mirror.files} == NEEDED
     assert {f.mode for f in mirror.files} == {"clip"}
-    to_utm = Transformer.from_crs(4326, archive.epsg, always_xy=True)
-    w, s, e, n = aoi(archive)
+    to_utm = Transformer.from_crs(4326, fetch_archive.epsg, always_xy=True)
+    w, s, e, n = fetch_aoi(fetch_archive)
     xs, ys = to_utm.transform([w, w, e, e], [s, n, s, n])
     clipped = whole = 0
     for f in mirror.files:
-        src = archive.path / "sentinel-2-l2a" / f.item / f"{f.asset}.tif"
+        src = fetch_archive.path / "sentinel-2-l2a" / f.item / f"{f.asset}.tif"
         assert cog_validate(str(f.path), quiet=True)[0]
         with rasterio.open(f.path) as got, rasterio.open(src) as full:
             res = full.transform.a
@@ -133,12 +94,12 @@ def test_clean_download_clips_needed_bands_to_valid_cogs(archive, clean):
                 assert asset.extra_fields["raster:bands"][0]["scale"] == 0.0001
 
 
-def test_faulty_download_equals_clean_one_and_runs_the_same(archive, clean, tmp_path):
+def test_faulty_download_equals_clean_one_and_runs_the_same(fetch_archive, clean, tmp_path):
     _, clean_root, want = clean
     faults = Faults(seed=7, staging_requests=1, **ALL_FAULTS)
-    with serve_faulty(archive.path, faults=faults) as served:
+    with serve_faulty(fetch_archive.path, faults=faults) as served:
         mirror = download(
-            recipe(archive, tmp_path / "x", f"{served.url}/catalog.json"),
+            fetch_recipe(fetch_archive, tmp_path / "x", f"{served.url}/catalog.json"),
             to=tmp_path / "mirror",
             **FAST,
         )
@@ -153,15 +114,17 @@ def test_faulty_download_equals_clean_one_and_runs_the_same(archive, clean, tmp_
     assert list(got) == list(ref)
     for name in ref:  # byte for byte: same pixels, same COG layout
         assert filecmp.cmp(got[name], ref[name], shallow=False), name
-    vegcube.run(recipe(archive, tmp_path / "run", mirror.catalog))
+    vegcube.run(fetch_recipe(fetch_archive, tmp_path / "run", mirror.catalog))
     xr.testing.assert_identical(xr.open_zarr(tmp_path / "run" / "composites.zarr").load(), want)
 
 
-def test_still_staging_after_max_wait_fails_naming_the_files(archive, tmp_path):
+def test_still_staging_after_max_wait_fails_naming_the_files(fetch_archive, tmp_path):
     faults = Faults(staging_s=60, pattern="*/S2A_*/scl.tif")
-    r = recipe(archive, tmp_path / "x", archive.catalog, start="2023-01-01", end="2023-01-20")
+    r = fetch_recipe(
+        fetch_archive, tmp_path / "x", fetch_archive.catalog, start="2023-01-01", end="2023-01-20"
+    )
     scenes = [it.id for it in vegcube.plan(r).items]
-    with serve_faulty(archive.path, faults=faults) as served:
+    with serve_faulty(fetch_archive.path, faults=faults) as served:
         r["source"]["catalog"] = f"{served.url}/catalog.json"
         (tmp_path / "r.yaml").write_text(yaml.safe_dump(r))
         args = ["download", str(tmp_path / "r.yaml"), "--to", str(tmp_path / "m")]
@@ -180,27 +143,27 @@ def test_still_staging_after_max_wait_fails_naming_the_files(archive, tmp_path):
     assert not (tmp_path / "m" / "catalog.json").exists()
 
 
-def test_run_over_faulty_http_equals_clean_run(archive, clean, tmp_path):
+def test_run_over_faulty_http_equals_clean_run(fetch_archive, clean, tmp_path):
     *_, want = clean
     faults = Faults(seed=5, error_rate=0.1, throttle_rate=0.05, drop_rate=0.05, slow_rate=0.1,
                     slow_s=0.2, pattern="*.tif")  # fmt: skip
-    with serve_faulty(archive.path, faults=faults) as served:
-        vegcube.run(recipe(archive, tmp_path / "run", f"{served.url}/catalog.json"))
+    with serve_faulty(fetch_archive.path, faults=faults) as served:
+        vegcube.run(fetch_recipe(fetch_archive, tmp_path / "run", f"{served.url}/catalog.json"))
     kinds = Counter(f.kind for f in served.injected)
     assert all(kinds[k] >= 2 for k in ("error", "throttle", "drop", "slow")), kinds
     xr.testing.assert_identical(xr.open_zarr(tmp_path / "run" / "composites.zarr").load(), want)
 
 
-def test_run_over_truncating_http_fails_clearly_never_wrong(archive, tmp_path, monkeypatch):
+def test_run_over_truncating_http_fails_clearly_never_wrong(fetch_archive, tmp_path, monkeypatch):
     """A server that truncates every answer (transient truncation is retried: see the fault
     run below): the run fails naming the file after its retries, never with wrong pixels."""
     from vegcube import cube
 
     monkeypatch.setattr(cube, "READ_BACKOFF_S", 0.01)
     faults = Faults(seed=1, truncate_rate=1.0, max_consecutive=10**6, pattern="*.tif")
-    with serve_faulty(archive.path, faults=faults) as served:
+    with serve_faulty(fetch_archive.path, faults=faults) as served:
         with pytest.raises(DataError, match=r"\.tif: cannot be read .*corrupt or truncated"):
-            vegcube.run(recipe(archive, tmp_path / "run", f"{served.url}/catalog.json"))
+            vegcube.run(fetch_recipe(fetch_archive, tmp_path / "run", f"{served.url}/catalog.json"))
         settle(served)  # reads already running when the run failed end against a live server
     assert served.count("truncate") >= cube.READ_ATTEMPTS
     status = json.loads((tmp_path / "run" / "run.json").read_text())
@@ -208,12 +171,12 @@ def test_run_over_truncating_http_fails_clearly_never_wrong(archive, tmp_path, m
     assert not (tmp_path / "run" / "composites.zarr").exists()
 
 
-def test_credentials_are_sent_and_never_leak(archive, tmp_path, monkeypatch, capsys, caplog):
+def test_credentials_are_sent_and_never_leak(fetch_archive, tmp_path, monkeypatch, capsys, caplog):
     token = "tok-9f8e7d6c5b4a-SECRET"
     faults = Faults(require_token=token, pattern="*.tif", error_rate=0.05)
     caplog.set_level(logging.DEBUG)
-    r = recipe(archive, tmp_path / "run", "", start="2023-01-01", end="2023-01-20")
-    with serve_faulty(archive.path, faults=faults) as served:
+    r = fetch_recipe(fetch_archive, tmp_path / "run", "", start="2023-01-01", end="2023-01-20")
+    with serve_faulty(fetch_archive.path, faults=faults) as served:
         r["source"]["catalog"] = f"{served.url}/catalog.json"
         with pytest.raises(SourceError, match=f"HTTP 401.*set {TOKEN_ENV}"):
             download(r, to=tmp_path / "denied", **FAST)
@@ -259,7 +222,7 @@ def cli(*args: str, env: dict[str, str] | None = None) -> Result:
 
 
 def test_run_over_http_with_faults_on_catalog_and_data_equals_clean(
-    archive, clean, tmp_path, monkeypatch
+    fetch_archive, clean, tmp_path, monkeypatch
 ):
     """Faults on every request, catalog JSON and COG range reads alike (500, resets,
     truncated bodies, 429 with Retry-After): the run ends with the clean run's outputs."""
@@ -269,8 +232,8 @@ def test_run_over_http_with_faults_on_catalog_and_data_equals_clean(
     monkeypatch.setattr(cube, "READ_BACKOFF_S", 0.02)
     _, _, want = clean
     faults = Faults(seed=11, **{**ALL_FAULTS, "pattern": "*", "retry_after": "0"})
-    with serve_faulty(archive.path, faults=faults) as served:
-        vegcube.run(recipe(archive, tmp_path / "run", f"{served.url}/catalog.json"))
+    with serve_faulty(fetch_archive.path, faults=faults) as served:
+        vegcube.run(fetch_recipe(fetch_archive, tmp_path / "run", f"{served.url}/catalog.json"))
     kinds = Counter(f.kind for f in served.injected)
     on_json = Counter(f.kind for f in served.injected if f.path.endswith(".json"))
     on_tif = Counter(f.kind for f in served.injected if f.path.endswith(".tif"))
@@ -281,22 +244,24 @@ def test_run_over_http_with_faults_on_catalog_and_data_equals_clean(
     xr.testing.assert_identical(got, want)
 
 
-def test_run_over_a_protected_server_names_the_credentials(archive, tmp_path, monkeypatch):
+def test_run_over_a_protected_server_names_the_credentials(fetch_archive, tmp_path, monkeypatch):
     """A refused read (401) is named as such with the setting to fix, not as a corrupt file;
     with GDAL's bearer settings the same run reads the data."""
     from vegcube.errors import AccessError
 
     token = "s3cr3t-token"
     faults = Faults(require_token=token, pattern="*.tif")
-    with serve_faulty(archive.path, faults=faults) as served:
+    with serve_faulty(fetch_archive.path, faults=faults) as served:
         with pytest.raises(AccessError, match="GDAL_HTTP_AUTH=BEARER") as err:
-            vegcube.run(recipe(archive, tmp_path / "refused", f"{served.url}/catalog.json"))
+            vegcube.run(
+                fetch_recipe(fetch_archive, tmp_path / "refused", f"{served.url}/catalog.json")
+            )
         assert "corrupt" not in str(err.value) and token not in str(err.value)
     monkeypatch.setenv("GDAL_HTTP_AUTH", "BEARER")
     monkeypatch.setenv("GDAL_HTTP_BEARER", token)
     # another server (address): GDAL remembers refused URLs for the life of the process
-    with serve_faulty(archive.path, faults=faults) as served:
-        vegcube.run(recipe(archive, tmp_path / "ok", f"{served.url}/catalog.json"))
+    with serve_faulty(fetch_archive.path, faults=faults) as served:
+        vegcube.run(fetch_recipe(fetch_archive, tmp_path / "ok", f"{served.url}/catalog.json"))
     assert (tmp_path / "ok" / "composites.zarr").is_dir()
     run_json = (tmp_path / "ok" / "run.json").read_text()
     assert token not in run_json  # credentials never written

@@ -5,39 +5,17 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
-import pystac
 import yaml
 
-
-def _static_catalog(folder: Path, items: list[pystac.Item]) -> Path:
-    root = pystac.Catalog("real", "real items with synthetic pixels")
-    for coll_id in sorted({it.collection_id for it in items}):
-        members = [it for it in items if it.collection_id == coll_id]
-        coll = pystac.Collection(
-            coll_id,
-            coll_id,
-            pystac.Extent(
-                pystac.SpatialExtent([[-180, -90, 180, 90]]),
-                pystac.TemporalExtent([[None, None]]),
-            ),
-        )
-        for it in members:
-            clone = it.clone()
-            clone.clear_links()
-            coll.add_item(clone)
-        root.add_child(coll)
-    root.normalize_hrefs(str(folder))
-    root.save(pystac.CatalogType.SELF_CONTAINED)
-    return folder / "catalog.json"
+from helpers import static_catalog
 
 
 def test_search_finds_real_items_in_a_static_catalog(tmp_path, real_item):
     l2a = real_item("earth-search", "sentinel-2-l2a", "S2B_24MVV_20250731_0_L2A")
     c1 = real_item("earth-search", "sentinel-2-c1-l2a", "S2B_T24MVV_20250731T130245_L2A")
     far = real_item("earth-search", "sentinel-2-c1-l2a", "S2A_T37WDS_20240419T090557_L2A")
-    root = _static_catalog(tmp_path / "cat", [l2a, c1, far])
+    root = static_catalog(tmp_path / "cat", [l2a, c1, far])
     from shapely.geometry import shape
 
     lon, lat = shape(l2a.geometry).representative_point().coords[0]

@@ -15,20 +15,11 @@ import yaml
 from typer.testing import CliRunner
 
 import vegcube
+from helpers import query
 from vegcube import catalog
 from vegcube.cli import app
 
 D = dt.date
-
-
-def query(stac_archive, **kw):
-    args = {
-        "collection": "sentinel-2-l2a",
-        "bbox": stac_archive.bbox,
-        "start": D(2022, 12, 1),
-        "end": D(2023, 3, 31),
-    }
-    return {**args, **kw}
 
 
 def recipe_file(stac_archive, url: str, out: Path, **source) -> Path:

@@ -14,6 +14,7 @@ import pystac
 import pytest
 import xarray as xr
 
+from helpers import query
 from vegcube import aoi, catalog, cube
 from vegcube.errors import SourceError
 from vegcube.testing import serve_stac_api
@@ -25,16 +26,6 @@ PAGE = 5  # 24 scenes → 5 pages
 
 
 FILTER = "https://api.stacspec.org/v1.0.0/item-search#filter"
-
-
-def query(stac_archive, **kw):
-    args = {
-        "collection": "sentinel-2-l2a",
-        "bbox": stac_archive.bbox,
-        "start": D(2022, 12, 1),
-        "end": D(2023, 3, 31),
-    }
-    return {**args, **kw}
 
 
 def same(a: list[pystac.Item], b: list[pystac.Item]) -> None:

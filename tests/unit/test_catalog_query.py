@@ -6,20 +6,11 @@ import datetime as dt
 
 import pytest
 
+from helpers import items_of
 from vegcube import catalog
 from vegcube.errors import SourceError
 
 D = dt.date
-
-
-def items_of(archive, **kw):
-    args = {
-        "collection": "sentinel-2-l2a",
-        "bbox": archive.bbox,
-        "start": D(2021, 11, 1),
-        "end": D(2022, 3, 31),
-    }
-    return catalog.search(str(archive.catalog), **{**args, **kw})
 
 
 def test_search_filters_dates_clouds_bbox(small):

@@ -6,48 +6,8 @@ import datetime as dt
 
 import pytest
 
+from helpers import S2_OFFSETS, query
 from vegcube import catalog
-
-#: (catalog, collection, item id) → reflectance offset a DN must get, and why
-S2_OFFSETS = {
-    # Earth Search v1 sentinel-2-l2a: `earthsearch:boa_offset_applied: true` → the COGs are
-    # already harmonised (DN / 10000) although raster:bands says offset -0.1 (earth-search#9)
-    ("earth-search", "sentinel-2-l2a", "S2A_13TDE_20231008_0_L2A"): 0.0,  # 05.09, flag true
-    ("earth-search", "sentinel-2-l2a", "S2B_24MVV_20250731_0_L2A"): 0.0,  # 05.11, flag true
-    ("earth-search", "sentinel-2-l2a", "S2A_32TMT_20200302_1_L2A"): 0.0,  # 05.00 reprocessed
-    ("earth-search", "sentinel-2-l2a", "S2A_32TMT_20200302_0_L2A"): 0.0,  # 02.14, flag false
-    # Earth Search v1 sentinel-2-c1-l2a: not harmonised; raster:bands -0.1 is right
-    ("earth-search", "sentinel-2-c1-l2a", "S2A_T37WDS_20240419T090557_L2A"): -0.1,
-    ("earth-search", "sentinel-2-c1-l2a", "S2B_T24MVV_20250731T130245_L2A"): -0.1,
-    # Planetary Computer: no scale/offset in the items, s2:processing_baseline decides
-    (
-        "planetary-computer",
-        "sentinel-2-l2a",
-        "S2B_MSIL2A_20190629T212529_R043_T06VVN_20201006T080531",
-    ): 0.0,
-    (
-        "planetary-computer",
-        "sentinel-2-l2a",
-        "S2A_MSIL2A_20220728T093601_R036_T46XER_20220729T131138",
-    ): -0.1,
-    (
-        "planetary-computer",
-        "sentinel-2-l2a",
-        "S2A_MSIL2A_20240228T025651_R032_T51UYV_20240228T070801",
-    ): -0.1,
-    # CDSE (STAC 1.1): raster:scale/raster:offset on each asset; the 2020 scene was reprocessed
-    # to baseline 05.00, so its offset is -0.1 although it was acquired before 2022-01-25
-    (
-        "cdse",
-        "sentinel-2-l2a",
-        "S2A_MSIL2A_20200301T090901_N0500_R050_T35UPU_20230630T033416",
-    ): -0.1,
-    (
-        "cdse",
-        "sentinel-2-l2a",
-        "S2A_MSIL2A_20241107T113311_N0511_R080_T32VKR_20241107T123948",
-    ): -0.1,
-}
 
 
 def _hours(later: str, earlier: str) -> float:
@@ -83,16 +43,6 @@ def test_latency_from_the_fields_each_catalog_fills(real_item):
 
 
 D = dt.date
-
-
-def query(stac_archive, **kw):
-    args = {
-        "collection": "sentinel-2-l2a",
-        "bbox": stac_archive.bbox,
-        "start": D(2022, 12, 1),
-        "end": D(2023, 3, 31),
-    }
-    return {**args, **kw}
 
 
 def test_monthly_summary_counts_clear_equivalents(stac_archive):

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import rasterio
 
+from helpers import items_of
 from vegcube import aoi, catalog, cube, mask
 from vegcube.errors import BandError
 from vegcube.sensors import sentinel2
@@ -26,19 +27,6 @@ def test_one_cube_with_a_sensor_coordinate(s2_landsat_scenes):
     assert (c.scl.values[sensor == "landsat"] == 0).all()
     assert (c.qa_pixel.values[sensor == "sentinel2"] == 1).all()
     assert c.scl.dtype == np.uint8 and c.qa_pixel.dtype == np.uint16
-
-
-D = dt.date
-
-
-def items_of(archive, **kw):
-    args = {
-        "collection": "sentinel-2-l2a",
-        "bbox": archive.bbox,
-        "start": D(2021, 11, 1),
-        "end": D(2022, 3, 31),
-    }
-    return catalog.search(str(archive.catalog), **{**args, **kw})
 
 
 def load(archive, bands=("red", "nir", "swir16", "scl")):

@@ -6,68 +6,28 @@ import filecmp
 import hashlib
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 
 import vegcube
+from helpers import ALL_FAULTS, FAST, fetch_recipe
 from vegcube.download import download
 from vegcube.errors import DataError
-from vegcube.testing import Faults, generate_archive, serve_faulty, serve_folder
-
-ALL_FAULTS = dict(
-    error_rate=0.08,
-    drop_rate=0.08,
-    truncate_rate=0.08,
-    slow_rate=0.04,
-    throttle_rate=0.04,
-    slow_s=0.2,
-    retry_after="1",
-    pattern="*.tif",
-)
+from vegcube.testing import Faults, serve_faulty, serve_folder
 
 
-FAST = dict(backoff=0.02, poll=0.1, workers=4)
-
-
-@pytest.fixture(scope="module")
-def archive(tmp_path_factory):
-    """Two months, 800 m × 800 m: 10 m bands are 80 px, 20 m bands 40 px."""
-    return generate_archive(
-        tmp_path_factory.mktemp("fetch"), size=80, start="2023-01-01", end="2023-02-28"
-    )
-
-
-def aoi(archive) -> list[float]:
-    """The central ~40 % of the tile: assets get clipped."""
-    w, s, e, n = archive.bbox
-    cx, cy, dx, dy = (w + e) / 2, (s + n) / 2, (e - w) * 0.2, (n - s) * 0.2
-    return [cx - dx, cy - dy, cx + dx, cy + dy]
-
-
-def recipe(archive, out: Path, catalog: str | Path, **time) -> dict:
-    r = archive.recipe(out)
-    r.pop("reference")
-    r.update(indicators=[], aoi={"bbox": aoi(archive)})
-    r["source"]["catalog"] = str(catalog)
-    r["output"]["formats"] = ["zarr"]
-    if time:
-        r["time"] = time
-    return r
-
-
-def test_whole_files_through_faults_are_byte_identical_and_resume(archive, tmp_path):
+def test_whole_files_through_faults_are_byte_identical_and_resume(fetch_archive, tmp_path):
     faults = Faults(seed=3, **ALL_FAULTS)
-    with serve_faulty(archive.path, faults=faults) as served:
+    with serve_faulty(fetch_archive.path, faults=faults) as served:
         mirror = download(
-            recipe(archive, tmp_path / "x", f"{served.url}/catalog.json"),
+            fetch_recipe(fetch_archive, tmp_path / "x", f"{served.url}/catalog.json"),
             to=tmp_path / "mirror",
             clip=False,
             **FAST,
         )
     assert {f.mode for f in mirror.files} == {"whole"}
     for f in mirror.files:
-        src = archive.path / "sentinel-2-l2a" / f.item / f"{f.asset}.tif"
+        src = fetch_archive.path / "sentinel-2-l2a" / f.item / f"{f.asset}.tif"
         assert filecmp.cmp(f.path, src, shallow=False)
     assert served.count("truncate") >= 2
     resumed = [r for r in served.requests if r.range and not r.range.startswith("bytes=0-")]
@@ -80,14 +40,16 @@ def test_whole_files_through_faults_are_byte_identical_and_resume(archive, tmp_p
     assert not list((tmp_path / "mirror").rglob("*.part"))
 
 
-def test_interrupted_download_resumes_with_range_and_rerun_skips(archive, tmp_path):
-    r = recipe(archive, tmp_path / "x", archive.catalog, start="2023-01-01", end="2023-01-03")
+def test_interrupted_download_resumes_with_range_and_rerun_skips(fetch_archive, tmp_path):
+    r = fetch_recipe(
+        fetch_archive, tmp_path / "x", fetch_archive.catalog, start="2023-01-01", end="2023-01-03"
+    )
     (scene,) = [it.id for it in vegcube.plan(r).items]
-    first = archive.path / "sentinel-2-l2a" / scene / "red.tif"
+    first = fetch_archive.path / "sentinel-2-l2a" / scene / "red.tif"
     part = tmp_path / "mirror" / "sentinel-2-l2a" / scene / "red.tif.part"
     part.parent.mkdir(parents=True)
     part.write_bytes(first.read_bytes()[:1000])  # what a killed run leaves behind
-    with serve_folder(archive.path) as served:
+    with serve_folder(fetch_archive.path) as served:
         r["source"]["catalog"] = f"{served.url}/catalog.json"
         mirror = download(r, to=tmp_path / "mirror", clip=False, **FAST)
         path = f"/sentinel-2-l2a/{scene}/red.tif"
@@ -102,10 +64,10 @@ def test_interrupted_download_resumes_with_range_and_rerun_skips(archive, tmp_pa
     assert len(mirror.files) == 4
 
 
-def test_staging_requests_every_file_before_polling(archive, tmp_path):
+def test_staging_requests_every_file_before_polling(fetch_archive, tmp_path):
     faults = Faults(staging_requests=2, pattern="*.tif")
-    r = recipe(archive, tmp_path / "x", "", start="2023-01-01", end="2023-01-20")
-    with serve_faulty(archive.path, faults=faults) as served:
+    r = fetch_recipe(fetch_archive, tmp_path / "x", "", start="2023-01-01", end="2023-01-20")
+    with serve_faulty(fetch_archive.path, faults=faults) as served:
         r["source"]["catalog"] = f"{served.url}/catalog.json"
         mirror = download(r, to=tmp_path / "mirror", **FAST)
     log = [q.path for q in served.requests if q.path.endswith(".tif")]
@@ -117,10 +79,12 @@ def test_staging_requests_every_file_before_polling(archive, tmp_path):
     assert mirror.polls >= 2 * len(mirror.files)
 
 
-def test_checksum_mismatch_is_retried_then_names_the_file(archive, tmp_path):
+def test_checksum_mismatch_is_retried_then_names_the_file(fetch_archive, tmp_path):
     copy = tmp_path / "archive"
-    shutil.copytree(archive.path, copy)
-    r = recipe(archive, tmp_path / "x", archive.catalog, start="2023-01-01", end="2023-01-08")
+    shutil.copytree(fetch_archive.path, copy)
+    r = fetch_recipe(
+        fetch_archive, tmp_path / "x", fetch_archive.catalog, start="2023-01-01", end="2023-01-08"
+    )
     items = [copy / "sentinel-2-l2a" / it.id / f"{it.id}.json" for it in vegcube.plan(r).items]
     assert len(items) == 2
     for path in items:

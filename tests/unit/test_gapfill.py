@@ -119,7 +119,7 @@ def test_quality_codes_and_cascade():
     keep[3, :4] = True  # 4 observations → unfilled
     keep[0, 5] = False
     da = _cube(np.where(keep, truth, np.nan), t, 2)
-    ds = gapfill.fill(da)
+    ds = gapfill.fill(da, method="harmonic")
     q, f = _flat(ds["quality"]), _flat(ds["filled"])
     assert (q[keep] == -1).all()
     assert (q[0, ~keep[0]] == 10).all() and (q[1, ~keep[1]] == 5).all()

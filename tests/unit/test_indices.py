@@ -3,29 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 import spyndex
-import xarray as xr
 
+from helpers import cube_factory
 from vegcube import indices
 from vegcube.errors import BandError
 
-RNG = np.random.default_rng(42)
-
-
-def cube(times, ny=6, nx=5, bands=("red", "nir", "swir16", "green", "blue")):
-    t = pd.DatetimeIndex(times)
-    coords = {"time": t, "y": np.arange(ny) * -10.0, "x": np.arange(nx) * 10.0}
-    data = {
-        b: xr.DataArray(
-            RNG.uniform(0.01, 0.6, (len(t), ny, nx)).astype("float32"),
-            dims=("time", "y", "x"),
-            coords=coords,
-        )
-        for b in bands
-    }
-    return xr.Dataset(data)
+#: random reflectances, drawn from this module's own generator (seed 42)
+cube = cube_factory(42)
 
 
 def test_ndvi_ndwi_by_hand():

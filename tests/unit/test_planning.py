@@ -3,25 +3,12 @@ bands) and keeps the scenes each series can use (LST)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pystac
 import pytest
 import yaml
 
+from helpers import l1c_recipe, static_catalog
 from vegcube.errors import BandError, VegcubeError
 from vegcube.runner import plan
-
-
-def _recipe(l1c_archive, out, **cloud):
-    rc = l1c_archive.recipe(out)
-    for key in ("reference", "indicators"):
-        rc.pop(key)
-    rc["indices"] = ["ndvi"]
-    rc["output"]["formats"] = ["zarr"]
-    if cloud:
-        rc["mask"]["cloud_probability"] = cloud
-    return rc
 
 
 @pytest.mark.parametrize(
@@ -34,7 +21,7 @@ def _recipe(l1c_archive, out, **cloud):
 )
 def test_bad_recipe(l1c_archive, tmp_path, cloud, field):
     with pytest.raises(VegcubeError, match=field) as err:
-        plan(_recipe(l1c_archive, tmp_path, **cloud))
+        plan(l1c_recipe(l1c_archive, tmp_path, **cloud))
     assert err.value.exit_code == 2
 
 
@@ -43,7 +30,7 @@ def test_collection_without_the_bands(l1c_archive, tmp_path):
 
     from vegcube.cli import app
 
-    rc = _recipe(l1c_archive, tmp_path / "out", collection="sentinel-2-l2a")
+    rc = l1c_recipe(l1c_archive, tmp_path / "out", collection="sentinel-2-l2a")
     with pytest.raises(BandError, match=r"mask\.cloud_probability\.collection: band 'coastal'"):
         plan(rc)
     path = tmp_path / "recipe.yaml"
@@ -54,28 +41,6 @@ def test_collection_without_the_bands(l1c_archive, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def _static_catalog(folder: Path, items: list[pystac.Item]) -> Path:
-    root = pystac.Catalog("real", "real items with synthetic pixels")
-    for coll_id in sorted({it.collection_id for it in items}):
-        members = [it for it in items if it.collection_id == coll_id]
-        coll = pystac.Collection(
-            coll_id,
-            coll_id,
-            pystac.Extent(
-                pystac.SpatialExtent([[-180, -90, 180, 90]]),
-                pystac.TemporalExtent([[None, None]]),
-            ),
-        )
-        for it in members:
-            clone = it.clone()
-            clone.clear_links()
-            coll.add_item(clone)
-        root.add_child(coll)
-    root.normalize_hrefs(str(folder))
-    root.save(pystac.CatalogType.SELF_CONTAINED)
-    return folder / "catalog.json"
-
-
 def test_scenes_without_thermal_asset_left_out_of_lst(tmp_path, real_item):
     """Landsat L2SR (surface reflectance only) next to L2SP: the LST series uses the L2SP scene
     and the run says how many were left out."""
@@ -84,7 +49,7 @@ def test_scenes_without_thermal_asset_left_out_of_lst(tmp_path, real_item):
     sp = real_item("planetary-computer", "landsat-c2-l2", "LC09_L2SP_090091_20250310_02_T1")
     sr = real_item("planetary-computer", "landsat-c2-l2", "LC09_L2SR_084082_20250722_02_T1")
     assert "lwir11" not in sr.assets and sr.properties["landsat:correction"] == "L2SR"
-    root = _static_catalog(tmp_path / "cat", [sp, sr])
+    root = static_catalog(tmp_path / "cat", [sp, sr])
     from shapely.geometry import shape
     from shapely.ops import unary_union
 

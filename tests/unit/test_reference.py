@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 import xarray as xr
 
+from helpers import yearly
 from vegcube import reference
 
 
@@ -50,26 +50,6 @@ def test_reference_per_tile_equals_statistics_by_hand(monkeypatch):
     np.testing.assert_array_equal(got.ndvi_count.values, np.isfinite(inside).sum(axis=0))
     assert np.isnan(got.ndvi_std.values[:, 1, 1]).all()
     assert (got.ndvi_count.values[:, 0, 0] == 0).all() and np.isnan(got.ndvi_max[:, 0, 0]).all()
-
-
-def yearly(values_by_year, poy=(1, 2)):
-    """A composite-like dataset: one value per (year, period) for a 1×2 image."""
-    rows = []
-    for year, vals in values_by_year.items():
-        for p, v in zip(poy, vals, strict=True):
-            rows.append((pd.Timestamp(year=year, month=1, day=1 + 10 * (p - 1)), p, v))
-    t = pd.DatetimeIndex([r[0] for r in rows])
-    arr = np.array([[[r[2], r[2] * 0.5]] for r in rows], "float32")
-    return xr.Dataset(
-        {"ndvi": (("time", "y", "x"), arr)},
-        coords={
-            "time": t,
-            "period_of_year": ("time", [r[1] for r in rows]),
-            "y": [0.0],
-            "x": [0.0, 10.0],
-        },
-        attrs={"period": "dekad"},
-    )
 
 
 def test_reference_stats_by_hand():

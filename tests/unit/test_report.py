@@ -6,8 +6,6 @@ import shutil
 import subprocess
 import sys
 import time
-import warnings
-from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
@@ -17,12 +15,10 @@ import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 
 import vegcube
+from helpers import PNG, ReportPage, assert_png, zonal_table
 from vegcube import indicators, reference, report
 
 pytest.importorskip("matplotlib", reason="the 'report' extra (matplotlib) is not installed")
-
-
-PNG = b"\x89PNG\r\n\x1a\n"
 
 
 EXTREME_RGB = (0x7A / 255, 0x00 / 255, 0x10 / 255)
@@ -37,26 +33,6 @@ SEVERITY_ORDER = ["South & coast", "Centre", "North"]
 
 
 INDICATORS = ("vci", "zscore", "anomaly", "pct_normal", "drought_class")
-
-
-class _Page(HTMLParser):
-    """Images, ranking rows and <body> attributes of a report page."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self.images: list[dict[str, str | None]] = []
-        self.regions: list[str | None] = []
-        self.body: dict[str, str | None] = {}
-        self.feed(text)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = dict(attrs)
-        if tag == "img":
-            self.images.append(a)
-        elif tag == "tr" and "data-region" in a:
-            self.regions.append(a["data-region"])
-        elif tag == "body":
-            self.body = a
 
 
 def _synthetic(seed: int = 42) -> tuple[xr.Dataset, xr.Dataset, xr.Dataset, pd.DataFrame]:
@@ -84,49 +60,19 @@ def _synthetic(seed: int = 42) -> tuple[xr.Dataset, xr.Dataset, xr.Dataset, pd.D
     ).rio.write_crs("EPSG:32758")
     ref = reference.compute(comp, start="2019-01-01", end="2021-12-31", variables=["ndvi"])
     ind = indicators.compute(comp, ref, variables=["ndvi"], indicators=INDICATORS)
-    return comp, ref, ind, _zonal(comp, ind, {k: v[0] for k, v in REGIONS.items()})
+    return comp, ref, ind, zonal_table(comp, ind, {k: v[0] for k, v in REGIONS.items()})
 
 
-def _zonal(comp: xr.Dataset, ind: xr.Dataset, masks: dict) -> pd.DataFrame:
-    """The zonal table (DESIGN.md's columns) of each region, given as a row slice or mask."""
-    cls = ind["ndvi_drought_class"]
-    layers = {"ndvi": comp["ndvi"], "ndvi_drought_class": cls.where(cls >= 0)}
-    layers |= {f"ndvi_{k}": ind[f"ndvi_{k}"] for k in ("vci", "zscore", "anomaly")}
-    rows = []
-    for region, where in masks.items():
-        for name, da in layers.items():
-            v = da.isel(y=where).values if isinstance(where, slice) else da.values[:, where]
-            v = v.reshape(v.shape[0], -1).astype("float64")
-            n = np.isfinite(v).sum(axis=1)
-            with warnings.catch_warnings():  # periods with no valid pixel: NaN, as intended
-                warnings.simplefilter("ignore", RuntimeWarning)
-                mean, std = np.nanmean(v, axis=1), np.nanstd(v, axis=1)
-            for t, m, s, c in zip(comp.time.values, mean, std, n, strict=True):
-                rows.append((region, t, name, m, s, int(c), c / v.shape[1]))
-    return pd.DataFrame(rows, columns=list(report.ZONAL_COLUMNS))
-
-
-def _assert_png(path: Path) -> None:
-    """A real, non-trivial PNG: signature, size, more than one colour."""
-    from matplotlib.image import imread
-
-    data = path.read_bytes()
-    assert data[:8] == PNG, path
-    assert len(data) > 5_000, f"{path.name}: {len(data)} bytes"
-    rgb = imread(path)[..., :3]
-    assert (rgb != rgb[0, 0]).any(), f"{path.name} is one flat colour"
-
-
-def _check_report(html: Path, regions: list[str]) -> _Page:
+def _check_report(html: Path, regions: list[str]) -> ReportPage:
     """Every <img> a valid PNG beside the page (alt text given), each region once, in order."""
     assert html.name == "index.html" and html.is_file()
-    page = _Page(html.read_text(encoding="utf-8"))
+    page = ReportPage(html.read_text(encoding="utf-8"))
     assert len(page.images) >= 4
     for img in page.images:
         assert img["alt"], img
         src = html.parent / str(img["src"])
         assert src.parent == html.parent and src.is_file(), src
-        _assert_png(src)
+        assert_png(src)
     assert page.regions == regions
     assert [p.name for p in html.parent.parent.iterdir()] == ["report"]  # no temporary left
     return page
@@ -215,7 +161,7 @@ def test_report_loads_in_headless_chromium(zonal_report, tmp_path):
         [chromium, *flags, "--dump-dom", url], capture_output=True, text=True, timeout=120
     )
     assert dom.returncode == 0, dom.stderr[-2000:]
-    page = _Page(dom.stdout)
+    page = ReportPage(dom.stdout)
     n = len(page.images)
     assert n == 3 + 1 + len(REGIONS)
     assert page.body.get("data-images-loaded") == f"{n}/{n}", page.body

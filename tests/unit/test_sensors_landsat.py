@@ -7,19 +7,15 @@ import datetime as dt
 import numpy as np
 import pytest
 import rasterio
-import xarray as xr
 from pyproj import Transformer
 from scipy import ndimage
 
-from vegcube import aoi, catalog, cube, mask
+from helpers import qa_array, search_archive
+from vegcube import aoi, cube, mask
 from vegcube.sensors import LANDSAT
 from vegcube.testing.landsat import generate_landsat_archive
 
 D = dt.date
-
-
-def qa_array(values, dtype="uint16") -> xr.DataArray:
-    return xr.DataArray(np.array(values, dtype=dtype), dims="x")
 
 
 #: USGS QA_PIXEL values (Landsat 8/9 unless said), and the flags each carries
@@ -65,13 +61,7 @@ def landsat_pair(tmp_path_factory):
 
 
 def _load_landsat(archive, bands=("red", "nir", "lwir", "qa_pixel")):
-    items = catalog.search(
-        str(archive.catalog),
-        collection="landsat-c2-l2",
-        bbox=archive.bbox,
-        start=D(2021, 12, 1),
-        end=D(2022, 2, 28),
-    )
+    items = search_archive(archive, (D(2021, 12, 1), D(2022, 2, 28)), collection="landsat-c2-l2")
     grid = aoi.grid(aoi.read_aoi(archive.bbox), resolution=30)
     return items, cube.load(items, list(bands), grid=grid).compute()
 

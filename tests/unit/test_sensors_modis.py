@@ -11,16 +11,16 @@ import xarray as xr
 from pyproj import Transformer
 from scipy import ndimage
 
-from vegcube import aoi, catalog, cube, indices, mask
+from helpers import qa_array, search_archive
+from vegcube import aoi, cube, indices, mask
 from vegcube.sensors import MODIS13Q1
 from vegcube.sensors.modis import SINUSOIDAL_PROJ4
 from vegcube.testing.modis import generate_modis_archive, vi_quality_value
 
 D = dt.date
 
-
-def qa_array(values, dtype="uint16") -> xr.DataArray:
-    return xr.DataArray(np.array(values, dtype=dtype), dims="x")
+#: the time span of `modis_archive`
+MODIS_SPAN = (D(2022, 1, 1), D(2022, 2, 28))
 
 
 def test_modis_vi_quality_bits_by_hand():
@@ -59,13 +59,7 @@ def modis_archive(tmp_path_factory):
 
 def test_modis_ndvi_read_in_the_right_place_from_sinusoidal(modis_archive):
     m = modis_archive
-    items = catalog.search(
-        str(m.catalog),
-        collection="modis-13Q1-061",
-        bbox=m.bbox,
-        start=D(2022, 1, 1),
-        end=D(2022, 2, 28),
-    )
+    items = search_archive(m, MODIS_SPAN, collection="modis-13Q1-061")
     assert len(items) == m.n_items == 4
     geom = aoi.read_aoi(m.bbox).buffer(0.01)
     grid = aoi.grid(geom, resolution=250)
@@ -99,13 +93,7 @@ def test_modis_ndvi_read_in_the_right_place_from_sinusoidal(modis_archive):
 
 def test_modis_index_taken_from_the_product_and_masked_by_vi_quality(modis_archive):
     m = modis_archive
-    items = catalog.search(
-        str(m.catalog),
-        collection="modis-13Q1-061",
-        bbox=m.bbox,
-        start=D(2022, 1, 1),
-        end=D(2022, 2, 28),
-    )
+    items = search_archive(m, MODIS_SPAN, collection="modis-13Q1-061")
     grid = aoi.grid(aoi.read_aoi(m.bbox), resolution=250)
     c = cube.load(items, ["ndvi", "vi_quality"], grid=grid).compute()
     idx = indices.per_scene(c, ["ndvi"])

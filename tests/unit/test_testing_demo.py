@@ -10,10 +10,10 @@ import numpy as np
 import pystac
 import pytest
 import rasterio
-from pyproj import Transformer
 from rio_cogeo import cog_validate
 from scipy import ndimage
 
+from helpers import in_bbox
 from vegcube.testing.demo import DemoArchive, generate_archive
 from vegcube.testing.world import LANDCOVER_CLASSES, build_model
 
@@ -69,15 +69,6 @@ def clear(item: pystac.Item) -> np.ndarray:
     scl = up(read(item, "scl"))
     bad = ndimage.binary_dilation(np.isin(scl, [0, 1, 3, 8, 9, 10]), iterations=4)
     return np.isin(scl, [4, 5, 6]) & ~bad
-
-
-def in_bbox(path: Path, bbox: tuple[float, float, float, float]) -> np.ndarray:
-    """Pixels of the 10 m grid of ``path`` whose centre lies in a lon/lat bbox."""
-    with rasterio.open(path) as ds:
-        t, h, w = ds.transform, ds.height, ds.width
-    xs, ys = t.c + (np.arange(w) + 0.5) * t.a, t.f + (np.arange(h) + 0.5) * t.e
-    lon, lat = Transformer.from_crs(32758, 4326, always_xy=True).transform(*np.meshgrid(xs, ys))
-    return (lon >= bbox[0]) & (lon <= bbox[2]) & (lat >= bbox[1]) & (lat <= bbox[3])
 
 
 def test_archive_facts(archive: DemoArchive) -> None:

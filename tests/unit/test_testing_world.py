@@ -4,20 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import rasterio
-from pyproj import Transformer
 
+from helpers import in_bbox
 from vegcube.testing.world import LANDCOVER_CLASSES, build_model
-
-
-def in_bbox(path: Path, bbox: tuple[float, float, float, float]) -> np.ndarray:
-    """Pixels of the 10 m grid of ``path`` whose centre lies in a lon/lat bbox."""
-    with rasterio.open(path) as ds:
-        t, h, w = ds.transform, ds.height, ds.width
-    xs, ys = t.c + (np.arange(w) + 0.5) * t.a, t.f + (np.arange(h) + 0.5) * t.e
-    lon, lat = Transformer.from_crs(32758, 4326, always_xy=True).transform(*np.meshgrid(xs, ys))
-    return (lon >= bbox[0]) & (lon <= bbox[2]) & (lat >= bbox[1]) & (lat <= bbox[3])
 
 
 def test_landcover_default_size(tmp_path: Path) -> None:

@@ -81,8 +81,10 @@ def validate(method: str, params: dict[str, Any]) -> dict[str, Any]:
 def fill(da: xr.DataArray, *, method: str = "harmonic", **params: Any) -> xr.Dataset:
     """Fill the gaps (NaN) of a (time, y, x) series; return `filled` (float32) and `quality` (int8).
 
-    `method` is one of `METHODS`; `params` are its parameters (`parameters(method)` lists them
-    with their defaults; the method's module documents them). An unknown parameter is a
+    `method` is one of `METHODS` (the recipe's default is `spatiotemporal`, the one that
+    keeps droughts; this function's stays `harmonic`, as it always was); `params` are its
+    parameters (`parameters(method)` lists them with their defaults; the method's module
+    documents them). An unknown parameter is a
     `TypeError`, a bad value a `RecipeError` (a `ValueError`), each naming the parameter.
     """
     m = _method(method)

@@ -74,7 +74,7 @@ class GapfillSpec(_Section):
     model_config = ConfigDict(extra="allow", frozen=True)
 
     method: Literal["harmonic", "hants", "whittaker", "linear", "spatiotemporal"] = Field(
-        "harmonic",
+        "spatiotemporal",
         description="harmonic (robust cascade 10/5/1; erases droughts), hants, whittaker, "
         "linear, spatiotemporal (harmonic background + neighbourhood anomaly; keeps droughts)",
     )
