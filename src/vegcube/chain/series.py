@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import xarray as xr
 from .. import blocks, composite, export, reference
 from .. import gapfill as gapfill_mod
 from .. import indicators as indicators_mod
+from ..export.zarr import cores
 from ..recipe import Recipe
 from .context import Window
 
@@ -41,10 +41,10 @@ def _spread(da: xr.DataArray) -> xr.DataArray:
         return da
     sizes = dict(zip(da.dims, da.chunks, strict=True))
     have = len(sizes["y"]) * len(sizes["x"])
-    cores = os.cpu_count() or 1
-    if have >= cores:
+    n = cores()
+    if have >= n:
         return da
-    rows = -(-da.sizes["y"] // -(-cores // len(sizes["x"])))
+    rows = -(-da.sizes["y"] // -(-n // len(sizes["x"])))
     return da.chunk({"y": max(rows, 16)})
 
 

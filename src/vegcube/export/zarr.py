@@ -59,7 +59,7 @@ def write_zarr(
     return Path(path)
 
 
-def _cores() -> int:
+def cores() -> int:
     """Threads that run tasks: the dask cluster's if a client is active, else this machine's."""
     try:
         from distributed import get_client
@@ -99,8 +99,8 @@ def _write_blocks(
     and recorded (`finish`) before the failure is raised."""
     chunks = ds.chunks if ds.chunks else {}
     spatial = len(chunks.get("y", (1,))) * len(chunks.get("x", (1,)))
-    cores = _cores()
-    at_once = max(1, min(cores, -(-cores // spatial)))
+    n = cores()
+    at_once = max(1, min(n, -(-n // spatial)))
     data = ds.drop_vars(
         [k for k, v in ds.variables.items() if k not in ds.data_vars or "time" not in v.dims]
     )
