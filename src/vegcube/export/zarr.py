@@ -54,7 +54,7 @@ def write_zarr(
         if len(blocks) <= 1:
             ds.to_zarr(tmp, mode="w", consolidated=True, zarr_format=2)
             return Path(path)
-        _init(ds, tmp)
+        ds.to_zarr(tmp, mode="w", consolidated=True, zarr_format=2, compute=False)
         _write_blocks(ds, tmp, [(b, str(b)) for b in blocks])
     return Path(path)
 
@@ -72,17 +72,6 @@ def cores() -> int:
         return int(dask.config.get("num_workers", None) or os.cpu_count() or 1)
 
 
-def _init(ds: xr.Dataset, store: Path) -> None:
-    """The store's metadata, its variables without time, and its time coordinates: block
-    writes then hold only their own chunks (a 1-D time coordinate is one chunk, which
-    blocks written side by side would race on)."""
-    ds.to_zarr(store, mode="w", consolidated=True, zarr_format=2, compute=False)
-    coords = ds.drop_vars(
-        [k for k, v in ds.variables.items() if k in ds.data_vars or "time" not in v.dims]
-    )
-    coords.to_zarr(store, region={"time": slice(0, ds.sizes["time"])}, zarr_format=2)
-
-
 def _write_blocks(
     ds: xr.Dataset,
     store: Path,
@@ -91,7 +80,7 @@ def _write_blocks(
     start: Callable[[str], None] = lambda name: None,
     finish: Callable[[str], None] = lambda name: None,
 ) -> None:
-    """Each time block of `ds`'s data into its region of `store` (`_init` wrote the rest).
+    """Each time block of `ds` into its region of `store` (initialised, `compute=False`).
 
     Consecutive blocks are computed together, as many as there are cores without a spatial
     chunk each (a small area is one chunk per block), never more than cores (memory). If a
@@ -101,9 +90,7 @@ def _write_blocks(
     spatial = len(chunks.get("y", (1,))) * len(chunks.get("x", (1,)))
     n = cores()
     at_once = max(1, min(n, -(-n // spatial)))
-    data = ds.drop_vars(
-        [k for k, v in ds.variables.items() if k not in ds.data_vars or "time" not in v.dims]
-    )
+    data = ds.drop_vars([k for k, v in ds.variables.items() if "time" not in v.dims])
 
     def write(region: slice) -> None:
         data.isel(time=region).to_zarr(store, region={"time": region}, zarr_format=2)
@@ -222,7 +209,7 @@ def _write_zarr_resumable(
         remove(partial)
         units.plan(["init", *names])
         units.start("init")
-        _init(ds, partial)
+        ds.to_zarr(partial, mode="w", consolidated=True, zarr_format=2, compute=False)
         units.finish("init")
     todo = [(b, n) for b, n in zip(blocks, names, strict=True) if not units.done(n)]
     _write_blocks(ds, partial, todo, start=units.start, finish=units.finish)
