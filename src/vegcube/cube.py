@@ -198,8 +198,11 @@ def _load_one(
         so = np.array([(r.scale, r.offset) for r in rules], dtype="float32")
         scale = xr.DataArray(so[:, 0], dims="time", coords={"time": ds.time})
         offset = xr.DataArray(so[:, 1], dims="time", coords={"time": ds.time})
-        valid = da if nodata is None or np.isnan(nodata) else da.where(da != nodata)
-        value = (valid * scale + offset).astype("float32")
+        # float32 arithmetic (DNs of up to 24 bits are exact in it): within 5e-7 of the
+        # float64 result, at half the memory traffic of the fat tasks' largest step
+        value = da.astype("float32", copy=False) * scale + offset
+        if nodata is not None and not np.isnan(nodata):
+            value = value.where(da != nodata)
         value.attrs = sensor.attrs(band)
         out[band] = value
     cube = xr.Dataset(out, coords=ds.coords)

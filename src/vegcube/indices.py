@@ -90,7 +90,7 @@ def _constants() -> frozenset[str]:
 def normalized_difference(a: xr.DataArray, b: xr.DataArray) -> xr.DataArray:
     """(a − b) / (a + b), NaN where a + b = 0."""
     total = a + b
-    return ((a - b) / total.where(total != 0)).astype("float32")
+    return ((a - b) / total.where(total != 0)).astype("float32", copy=False)
 
 
 def compute(ds: xr.Dataset, indices: Sequence[str]) -> xr.Dataset:

@@ -38,6 +38,24 @@ def test_dekad_composite_by_hand(reducer, lazy):
     assert str(out.period_end.values[-1])[:10] == "2021-02-28"
 
 
+@pytest.mark.parametrize("scenes", [1, 2, 3, 4, 7])
+def test_median_of_few_scenes_equals_numpy(scenes):
+    """Periods of 1–3 scenes take a min/max network, longer ones a sort: both give numpy's
+    nanmedian, pixel by pixel, with every pattern of clouds (NaN) and infinities."""
+    from vegcube.composite.statistics import _nanmedian
+
+    rng = np.random.default_rng(scenes)
+    block = rng.normal(0.4, 0.2, (scenes, 40, 50)).astype("float32")
+    block[rng.random(block.shape) < 0.35] = np.nan
+    block[0, 0, :4] = np.inf
+    block[-1, 1, :4] = -np.inf
+    with _nowarn():
+        expect = np.nanmedian(block.astype("float64"), axis=0)
+    got = _nanmedian(block)
+    assert got.shape == (1, 40, 50)
+    np.testing.assert_allclose(got[0], expect, rtol=1e-7, equal_nan=True)
+
+
 class _nowarn:
     def __enter__(self):
         import warnings
