@@ -260,9 +260,42 @@ def test_manifest_reuse(tmp_path: Path) -> None:
     ]
 
 
+def test_site_openeo_test_suite(tmp_path: Path) -> None:
+    """The same world on the openeo-test-suite's area: its UTM zone, its tile, one scene on
+    2022-06-01 (the suite's one-day interval) and the suite's bounding boxes covered."""
+    arch = generate_archive(
+        tmp_path, size=200, start="2022-05-27", end="2022-07-05", site="openeo-test-suite"
+    )
+    items = sorted(
+        pystac.Catalog.from_file(str(arch.catalog)).get_items(recursive=True),
+        key=lambda i: i.datetime,
+    )
+    assert arch.epsg == 32632
+    assert [i.datetime.date() for i in items if i.datetime.date() < date(2022, 6, 3)] == [
+        date(2022, 5, 27), date(2022, 6, 1),
+    ]  # fmt: skip
+    it = items[1]
+    assert it.id in ("S2A_32TPS_20220601_0_L2A", "S2B_32TPS_20220601_0_L2A")
+    assert it.properties["grid:code"] == "MGRS-32TPS"
+    assert it.properties["proj:code"] == "EPSG:32632"
+    assert "_T32TPS_" in it.properties["s2:product_uri"]
+    assert 9 <= it.datetime.hour <= 11  # a European morning overpass
+    with rasterio.open(it.assets["red"].get_absolute_href()) as ds:
+        assert ds.crs.to_epsg() == 32632
+        b = ds.bounds  # the suite's bounding_box_32632, in whole pixels
+        assert b.left <= 679720 and b.right >= 680680 and b.bottom <= 5151080 and b.top >= 5151920
+        assert (679720 - b.left) % 10 == 0 and (b.top - 5151920) % 10 == 0
+
+
 @pytest.mark.parametrize(
     "bad",
-    [{"size": 61}, {"size": 20}, {"revisit_days": 0}, {"start": "2022-01-01", "end": "2021-01-01"}],
+    [
+        {"size": 61},
+        {"size": 20},
+        {"revisit_days": 0},
+        {"start": "2022-01-01", "end": "2021-01-01"},
+        {"site": "nowhere"},
+    ],
 )
 def test_bad_arguments(tmp_path: Path, bad: dict) -> None:
     with pytest.raises(ValueError):

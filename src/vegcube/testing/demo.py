@@ -27,12 +27,12 @@ from scipy import ndimage
 
 from .world import (
     ANCHOR,
-    CENTRE,
     DROUGHT,
-    EPSG,
     LANDCOVER_CLASSES,
     REFERENCE,
+    SITES,
     Model,
+    Site,
     block_mean,
     build_model,
     smooth,
@@ -142,10 +142,11 @@ class Scene:
     when: datetime  # UTC acquisition time
     platform: str
     baseline: str
+    tile: str = "58KEB"  # MGRS
 
     @property
     def id(self) -> str:
-        return f"S2{self.platform[-1].upper()}_58KEB_{self.when:%Y%m%d}_0_L2A"
+        return f"S2{self.platform[-1].upper()}_{self.tile}_{self.when:%Y%m%d}_0_L2A"
 
     @property
     def offset(self) -> int:
@@ -160,23 +161,26 @@ def _baseline(d: date) -> str:
     return "04.00" if d < date(2023, 12, 13) else "05.09"
 
 
-def plan(seed: int, start: date, end: date, revisit: int) -> list[Scene]:
+def plan(
+    seed: int, start: date, end: date, revisit: int, *, site: Site = SITES["bourail"]
+) -> list[Scene]:
     first = start + timedelta(days=(ANCHOR - start).days % revisit)
     scenes = []
     for k in range((end - first).days // revisit + 1):
         d = first + timedelta(days=k * revisit)
         rng = np.random.default_rng([seed, 2, d.toordinal()])
         cycle = (d - ANCHOR).days // revisit
-        when = datetime(d.year, d.month, d.day, 23, 24, tzinfo=timezone.utc)
+        when = datetime(d.year, d.month, d.day, *site.overpass_utc, tzinfo=timezone.utc)
         when += timedelta(seconds=int(rng.integers(0, 480)), milliseconds=int(rng.integers(1000)))
-        scenes.append(Scene(when, "sentinel-2a" if cycle % 2 == 0 else "sentinel-2b", _baseline(d)))
+        platform = "sentinel-2a" if cycle % 2 == 0 else "sentinel-2b"
+        scenes.append(Scene(when, platform, _baseline(d), site.mgrs))
     return scenes
 
 
 def render(model: Model, scene: Scene) -> dict[str, np.ndarray]:
     """DN arrays of every asset (uint16 reflectances, uint8 SCL) for one scene."""
     rng = np.random.default_rng([model.seed, 3, scene.when.date().toordinal()])
-    local = scene.when + timedelta(hours=CENTRE[0] / 15)
+    local = scene.when + timedelta(hours=model.site.centre[0] / 15)
     r10, r20, fv20 = model.surface(local)
     m = model.size // 2
     r10 += rng.normal(0, _NOISE, r10.shape).astype(np.float32)
@@ -251,7 +255,7 @@ def _write_scene(model: Model, scene: Scene, folder: Path) -> float:
     for name, arr in arrays.items():
         tr = model.transform if arr.shape[0] == model.size else t20
         write_cog(
-            folder / f"{name}.tif", arr, tr, crs=f"EPSG:{EPSG}", nodata=0,
+            folder / f"{name}.tif", arr, tr, crs=f"EPSG:{model.site.epsg}", nodata=0,
             resampling="nearest" if name == "scl" else "average",
         )  # fmt: skip
     scl = arrays["scl"]
@@ -314,6 +318,7 @@ def _assets(model: Model, scene: Scene, raster_bands: bool) -> dict[str, pystac.
 def _item(model: Model, scene: Scene, cloud: float, raster_bands: bool) -> pystac.Item:
     made = scene.when + timedelta(hours=2, minutes=17)
     n_base = "N" + scene.baseline.replace(".", "")
+    mgrs = model.site.mgrs
     props = {
         "created": iso(made + timedelta(days=1)),
         "updated": iso(made + timedelta(days=1)),
@@ -321,15 +326,15 @@ def _item(model: Model, scene: Scene, cloud: float, raster_bands: bool) -> pysta
         "constellation": "sentinel-2",
         "instruments": ["msi"],
         "eo:cloud_cover": cloud,
-        "proj:epsg": EPSG,
-        "proj:code": f"EPSG:{EPSG}",
-        "mgrs:utm_zone": 58,
-        "mgrs:latitude_band": "K",
-        "mgrs:grid_square": "EB",
-        "grid:code": "MGRS-58KEB",
+        "proj:epsg": model.site.epsg,
+        "proj:code": f"EPSG:{model.site.epsg}",
+        "mgrs:utm_zone": int(mgrs[:2]),
+        "mgrs:latitude_band": mgrs[2],
+        "mgrs:grid_square": mgrs[3:],
+        "grid:code": f"MGRS-{mgrs}",
         "s2:processing_baseline": scene.baseline,
         "s2:product_uri": f"{scene.id[:3]}_MSIL2A_{scene.when:%Y%m%dT%H%M%S}_{n_base}_R130_"
-        f"T58KEB_{made:%Y%m%dT%H%M%S}.SAFE",
+        f"T{mgrs}_{made:%Y%m%dT%H%M%S}.SAFE",
     }
     return stac_item(
         model, scene.id, scene.when, props, _assets(model, scene, raster_bands),
@@ -339,7 +344,11 @@ def _item(model: Model, scene: Scene, cloud: float, raster_bands: bool) -> pysta
 
 def _write_extras(model: Model, root: Path) -> None:
     write_cog(
-        root / "landcover.tif", model.landcover, model.transform, crs=f"EPSG:{EPSG}", nodata=0
+        root / "landcover.tif",
+        model.landcover,
+        model.transform,
+        crs=f"EPSG:{model.site.epsg}",
+        nodata=0,
     )
     feats = []
     for d in model.districts:
@@ -378,7 +387,9 @@ def _write_catalog(
             b.pop("offset", None)
     coll = pystac.Collection(
         _COLLECTION,
-        "Synthetic Sentinel-2 L2A scenes near Bourail (vegcube demo archive).",
+        "Synthetic Sentinel-2 L2A scenes near Bourail (vegcube demo archive)."
+        if model.site == SITES["bourail"]
+        else f"Synthetic Sentinel-2 L2A scenes, MGRS {model.site.mgrs} (vegcube demo archive).",
         extent,
         title="Sentinel-2 Level-2A (vegcube demo)",
         license="proprietary",
@@ -389,7 +400,7 @@ def _write_catalog(
                 "constellation": ["sentinel-2"],
                 "instruments": ["msi"],
                 "gsd": [10, 20],
-                "proj:epsg": [EPSG],
+                "proj:epsg": [model.site.epsg],
                 "eo:bands": [
                     {"name": b[1], "common_name": b[2], "center_wavelength": b[3]} for b in _BANDS
                 ],
@@ -413,7 +424,7 @@ def _archive(root: Path, model: Model, params: dict[str, Any], n_items: int) -> 
         catalog=root / "catalog.json",
         landcover=root / "landcover.tif",
         regions=root / "regions.geojson",
-        epsg=EPSG,
+        epsg=model.site.epsg,
         bbox=model.bbox,
         drought_bbox=model.drought_bbox,
         start=params["start"],
@@ -433,6 +444,7 @@ def generate_archive(
     revisit_days: int = 5,
     size: int = 240,
     raster_bands: bool = True,
+    site: str = "bourail",
     progress: Callable[[int, int], None] | None = None,
 ) -> DemoArchive:
     """Generate (or reuse) a Sentinel-2 L2A demo archive under ``path``.
@@ -440,6 +452,8 @@ def generate_archive(
     One acquisition every ``revisit_days`` (S2A/S2B alternating) between ``start`` and ``end``
     on a ``size`` x ``size`` tile of 10 m pixels (``size`` even, >= 40). ``raster_bands=False``
     leaves out reflectance ``raster:bands`` so readers must apply the processing-baseline rule.
+    ``site`` names where the tile lies (`world.SITES`: the demo's "bourail", or
+    "openeo-test-suite", the fixed test area of that suite's workflow tests).
     An existing complete archive made with the same parameters is returned as is.
     ``progress(done, total)`` is called after each scene is written.
     """
@@ -450,6 +464,8 @@ def generate_archive(
         raise ValueError(f"revisit_days must be >= 1, got {revisit_days}")
     if d1 < d0:
         raise ValueError(f"end ({end}) must not be before start ({start})")
+    if site not in SITES:
+        raise ValueError(f"unknown site {site!r}; choose from {sorted(SITES)}")
     params = {
         "format": _FORMAT,
         "seed": int(seed),
@@ -458,13 +474,14 @@ def generate_archive(
         "revisit_days": int(revisit_days),
         "size": int(size),
         "raster_bands": bool(raster_bands),
+        **({"site": site} if site != "bourail" else {}),  # older manifests stay valid
     }
     root = Path(path).absolute()
     manifest = root / "demo-archive.json"
-    scenes = plan(int(seed), d0, d1, int(revisit_days))
+    scenes = plan(int(seed), d0, d1, int(revisit_days), site=SITES[site])
     if not scenes:
         raise ValueError(f"no acquisition between {start} and {end} every {revisit_days} days")
-    model = build_model(int(seed), int(size))
+    model = build_model(int(seed), int(size), site=SITES[site])
     if manifest.is_file() and (root / "catalog.json").is_file():
         try:
             old = json.loads(manifest.read_text())

@@ -29,10 +29,12 @@ __all__ = [
     "EPSG",
     "LANDCOVER_CLASSES",
     "REFERENCE",
+    "SITES",
     "SOIL",
     "VEG",
     "WATER",
     "Model",
+    "Site",
     "block_mean",
     "build_model",
     "drought_weight",
@@ -51,6 +53,26 @@ LANDCOVER_CLASSES: dict[int, str] = {
 #: the tile's CRS (UTM 58S) and its centre (lon, lat)
 EPSG = 32758
 CENTRE = (165.49, -21.57)
+
+
+@dataclass(frozen=True)
+class Site:
+    """Where the world's tile lies: its UTM CRS, centre (lon, lat), Sentinel-2 MGRS tile and
+    overpass time (UTC hour, minute); its land and seasons stay the demo's wherever it is."""
+
+    epsg: int
+    centre: tuple[float, float]
+    mgrs: str
+    overpass_utc: tuple[int, int]
+
+
+#: named sites: the demo's (Bourail), and the fixed test area of openeo-test-suite's workflow
+#: tests (`lib/workflows/parameters.py`: EPSG:32632, x 679720–680680, y 5151080–5151920,
+#: i.e. near Bolzano in MGRS tile 32TPS)
+SITES: dict[str, Site] = {
+    "bourail": Site(EPSG, CENTRE, "58KEB", (23, 24)),
+    "openeo-test-suite": Site(32632, (11.348167, 46.49296), "32TPS", (10, 6)),
+}
 #: the drought's window, and the reference years of the demo's recipe
 DROUGHT = (date(2023, 2, 1), date(2023, 4, 30))
 REFERENCE = ("2019-01-01", "2022-12-31")
@@ -118,6 +140,7 @@ class Model:
     spectra: np.ndarray  # (6, n, n) background spectrum (soil, bare or water)
     drought: np.ndarray  # (n, n) drought sensitivity in [0, 1], 0 outside the region
     years: np.ndarray  # (n_years, 6) per-year fv offsets per class, at each wet-season peak
+    site: Site = SITES["bourail"]
 
     def fv(self, when: datetime) -> np.ndarray:
         """Vegetation fraction at 10 m for a (local solar) time."""
@@ -168,12 +191,12 @@ def drought_weight(d: date) -> float:
     return float(np.clip(1 - max(before, after, 0) / 14, 0, 1))
 
 
-def build_model(seed: int, size: int) -> Model:
-    """The world of `seed` on a `size` × `size` tile of 10 m pixels around `CENTRE`."""
+def build_model(seed: int, size: int, *, site: Site = SITES["bourail"]) -> Model:
+    """The world of `seed` on a `size` × `size` tile of 10 m pixels around `site`'s centre."""
     n, res = size, 10.0
-    to_utm = Transformer.from_crs(4326, EPSG, always_xy=True)
-    to_ll = Transformer.from_crs(EPSG, 4326, always_xy=True)
-    cx, cy = to_utm.transform(*CENTRE)
+    to_utm = Transformer.from_crs(4326, site.epsg, always_xy=True)
+    to_ll = Transformer.from_crs(site.epsg, 4326, always_xy=True)
+    cx, cy = to_utm.transform(*site.centre)
     x0 = math.floor((cx - n * res / 2) / 20) * 20
     y0 = math.floor((cy + n * res / 2) / 20) * 20
     x1, y1 = x0 + n * res, y0 - n * res
@@ -233,4 +256,5 @@ def build_model(seed: int, size: int) -> Model:
         spectra,
         drought,
         years,
+        site,
     )
