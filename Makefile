@@ -8,7 +8,15 @@ PYTHON ?= python3
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test,report,s2cloudless]"
+	$(PY) -m pip install --quiet -e ".[test,report,s2cloudless,serve]"
+	touch $@
+
+# The official openEO client and openeo-test-suite, in their own environment: the client pins
+# pandas < 3 (tests/e2e/test_openeo_client.py drives `vegcube serve` with them)
+.venv-openeo/.installed:
+	$(PYTHON) -m venv .venv-openeo
+	.venv-openeo/bin/python -m pip install --quiet --upgrade pip
+	.venv-openeo/bin/python -m pip install --quiet "openeo>=0.40" "openeo-test-suite>=0.2.2" scipy
 	touch $@
 
 demo: $(VENV)/.installed
@@ -18,11 +26,11 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/mypy
 
-test: lint
+test: lint .venv-openeo/.installed
 	$(PY) -m pytest -q
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_chain.py
 
 clean:
-	rm -rf $(VENV) demo-out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-openeo demo-out .pytest_cache .mypy_cache .ruff_cache

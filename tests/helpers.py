@@ -6,8 +6,14 @@ Fixtures live in `tests/conftest.py`."""
 from __future__ import annotations
 
 import datetime as dt
+import os
+import socket
+import subprocess
+import sys
+import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -285,3 +291,49 @@ def assert_png(path: Path) -> None:
     assert len(data) > 5_000, f"{path.name}: {len(data)} bytes"
     rgb = imread(path)[..., :3]
     assert (rgb != rgb[0, 0]).any(), f"{path.name} is one flat colour"
+
+
+# --------------------------------------------------------------------------- servers
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def running_server(work: Path, args: Sequence[str], *, wait_s: float = 60) -> Iterator[dict]:
+    """`vegcube serve ARGS --port P --state WORK/cwd/state` in a child process on 127.0.0.1,
+    from the working folder WORK/cwd, until the context ends: {"url", "cwd", "log"}."""
+    import httpx
+
+    cwd = work / "cwd"
+    cwd.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    log_path = work / "server.log"
+    cmd = [sys.executable, "-m", "vegcube", "serve", *args, "--port", str(port)]
+    cmd += ["--state", str(cwd / "state")]
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )  # fmt: skip
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                if httpx.get(f"{url}/", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(log_path.read_text())
+            time.sleep(0.1)
+        try:
+            yield {"url": url, "cwd": cwd, "log": log_path}
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)

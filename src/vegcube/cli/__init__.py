@@ -11,6 +11,7 @@ from . import download as _download
 from . import recipe as _recipe
 from . import run as _run
 from . import search as _search
+from . import serve as _serve
 from . import status as _status
 from . import update as _update
 
@@ -52,6 +53,7 @@ app.command("update")(_update.update)
 app.command("status")(_status.status)
 app.command("demo")(_demo.demo)
 app.command("download")(_download.download)
+app.command("serve")(_serve.serve)
 app.add_typer(_recipe.app, name="recipe")
 
 

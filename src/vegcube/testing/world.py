@@ -143,9 +143,11 @@ class Model:
     site: Site = SITES["bourail"]
 
     def fv(self, when: datetime) -> np.ndarray:
-        """Vegetation fraction at 10 m for a (local solar) time."""
+        """Vegetation fraction at 10 m for a (local solar) time; the seasons are the southern
+        hemisphere's (Bourail), half a year later on a site north of the equator."""
         t = when.timetuple().tm_yday / 365.25
-        forest, grass, crop = np.cos(2 * np.pi * (t - np.array([45, 75, 55]) / 365.25))
+        season = t + (0.5 if self.site.centre[1] > 0 else 0.0)
+        forest, grass, crop = np.cos(2 * np.pi * (season - np.array([45, 75, 55]) / 365.25))
         # forest: evergreen; grassland: wet-season peak; cropland: sharp Dec-Apr green-up
         lut = np.array(
             [
