@@ -181,6 +181,20 @@ def extent_of(da: xr.DataArray, dim: str) -> tuple[np.datetime64 | None, np.date
     return (None if a == ".." else np.datetime64(a)), (None if b == ".." else np.datetime64(b))
 
 
+def bbox_numbers(extent: Any, *, argument: str, what: str) -> tuple[float, float, float, float]:
+    """west, south, east, north of a bounding box as numbers; `ProcessParameterInvalid`
+    ("`what` needs numbers …") otherwise."""
+    try:
+        w, s, e, n = (float(extent[k]) for k in ("west", "south", "east", "north"))
+    except (KeyError, TypeError, ValueError):
+        raise ProcessGraphError(
+            f"{what} needs numbers west, south, east, north",
+            code="ProcessParameterInvalid",
+            argument=argument,
+        ) from None
+    return w, s, e, n
+
+
 def bands_dim(da: xr.DataArray) -> str | None:
     """The dimension of type bands (named ``bands``), if any."""
     return "bands" if "bands" in da.dims else None

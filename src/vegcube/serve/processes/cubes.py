@@ -15,6 +15,7 @@ from ._types import (
     ArrayView,
     ProcessGraphError,
     bands_dim,
+    bbox_numbers,
     drop_dim_coords,
     temporal_dim,
     to_datetime64,
@@ -75,14 +76,7 @@ def _crs(value: Any) -> Any:
 def filter_bbox(data: Any, *, extent: dict[str, Any]) -> xr.DataArray:
     """Pixels whose centre lies in the bounding box (given in its `crs`, default WGS 84)."""
     da = require_cube(data)
-    try:
-        w, s, e, n = (float(extent[k]) for k in ("west", "south", "east", "north"))
-    except (KeyError, TypeError, ValueError):
-        raise ProcessGraphError(
-            "extent needs numbers west, south, east, north",
-            code="ProcessParameterInvalid",
-            argument="extent",
-        ) from None
+    w, s, e, n = bbox_numbers(extent, argument="extent", what="extent")
     src, dst = _crs(extent.get("crs")), cube_crs(da)
     if dst is not None and not src.equals(dst):
         from pyproj import Transformer

@@ -9,7 +9,7 @@ from typing import Any
 
 import xarray as xr
 
-from ._types import ProcessGraphError, SaveResult, is_temporal, with_extent
+from ._types import ProcessGraphError, SaveResult, bbox_numbers, is_temporal, with_extent
 from .cubes import temporal_extent as _temporal_extent
 from .registry import process
 
@@ -56,14 +56,7 @@ def _spatial_extent(extent: Any) -> dict[str, Any] | None:
         )
     if "type" in extent:  # GeoJSON: the backend checks its geometry
         return dict(extent)
-    try:
-        w, s, e, n = (float(extent[k]) for k in ("west", "south", "east", "north"))
-    except (KeyError, TypeError, ValueError):
-        raise ProcessGraphError(
-            "a bounding box needs numbers west, south, east, north",
-            code="ProcessParameterInvalid",
-            argument="spatial_extent",
-        ) from None
+    w, s, e, n = bbox_numbers(extent, argument="spatial_extent", what="a bounding box")
     if w > e or s > n:
         raise ProcessGraphError(
             f"empty bounding box (west {w} > east {e} or south {s} > north {n})",

@@ -62,18 +62,8 @@ def vegcube_composite(
     the valid observations; `with_count` adds a band ``<band>_count`` per band."""
     da = require_cube(data)
     dim = temporal_dim(da, dimension)
-    if period not in _composite.PERIODS_PER_YEAR:
-        raise ProcessGraphError(
-            f"period must be one of {list(_composite.PERIODS_PER_YEAR)}; got {period!r}",
-            code="ProcessParameterInvalid",
-            argument="period",
-        )
-    if reducer not in _composite.STATISTICS:
-        raise ProcessGraphError(
-            f"reducer must be one of {list(_composite.STATISTICS)}; got {reducer!r}",
-            code="ProcessParameterInvalid",
-            argument="reducer",
-        )
+    _one_of(period, _composite.PERIODS_PER_YEAR, "period")
+    _one_of(reducer, _composite.STATISTICS, "reducer")
     ds = to_dataset(da.astype("float32") if da.dtype.kind != "f" else da, dim)
     names = _names(ds)
     out = _composite.composite(ds, period=period, reducer=reducer)  # type: ignore[arg-type]
@@ -102,12 +92,7 @@ def vegcube_gapfill(
     linear, spatiotemporal) with its `parameters`."""
     da = require_cube(data)
     dim = temporal_dim(da, dimension)
-    if method not in _gapfill.METHODS:
-        raise ProcessGraphError(
-            f"method must be one of {list(_gapfill.METHODS)}; got {method!r}",
-            code="ProcessParameterInvalid",
-            argument="method",
-        )
+    _one_of(method, _gapfill.METHODS, "method")
     ds = to_dataset(da, dim)
     filled = {}
     for name in _names(ds):
@@ -162,3 +147,13 @@ def vegcube_drought_indicators(
     bands = [f"{n}_{i}" for n in names for i in chosen]
     result = out[bands].astype("float32")
     return from_dataset(result, bands, dim, True).drop_vars("period_of_year", errors="ignore")
+
+
+def _one_of(value: str, choices: Any, argument: str) -> None:
+    """`ProcessParameterInvalid` unless `value` is one of `choices`, naming them."""
+    if value not in choices:
+        raise ProcessGraphError(
+            f"{argument} must be one of {list(choices)}; got {value!r}",
+            code="ProcessParameterInvalid",
+            argument=argument,
+        )
