@@ -155,7 +155,7 @@ def pi() -> float:
 
 @process("e")
 def e() -> float:
-    return float(np.e)
+    return float(np.exp(1.0))
 
 
 @process("constant")
