@@ -18,6 +18,7 @@ __all__ = [
     "InputError",
     "RecipeError",
     "SourceError",
+    "UnreachableError",
     "VegcubeError",
     "needs_extra",
 ]
@@ -79,6 +80,11 @@ class RecipeError(InputError):
 
 class SourceError(InputError, OSError):
     """The catalog, collection or an asset cannot be reached or read."""
+
+
+class UnreachableError(SourceError):
+    """A catalog did not answer (network, 5xx after retries): the service, not the request,
+    is at fault; `vegcube serve` answers 503."""
 
 
 class BandError(InputError, KeyError):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import xarray as xr
@@ -124,22 +124,15 @@ def compute(
         x = comp[name]
         count = r[f"{name}_count"]
         enough = count >= min_years
-        mean, std = r[f"{name}_mean"], r[f"{name}_std"]
-        lo, hi = r[f"{name}_min"], r[f"{name}_max"]
-        vci = (100 * (x - lo) / (hi - lo).where(hi > lo)).clip(0, 100).where(enough)
-        values = {
-            "vci": vci,
-            "zscore": ((x - mean) / std.where(std > 0)).where(enough),
-            "anomaly": (x - mean).where(enough),
-            "pct_normal": (100 * x / mean.where(mean > 0)).where(enough),
-        }
+        value = _formulas(x, r, name, enough)  # computes only those asked for (and needed)
+        vci = value("vci")
         for ind in indicators:
             if ind == "drought_class":
-                judged = _judged(values["anomaly"], r, name, thresholds)
+                judged = _judged(value("anomaly"), r, name, thresholds)
                 out[f"{name}_drought_class"] = drought_class(
                     vci,
                     thresholds,
-                    zscore=values["zscore"],
+                    zscore=value("zscore"),
                     **({} if judged is None else judged[0]),
                     **({} if judged is None else {"known": x.notnull() & enough}),
                 )
@@ -152,7 +145,7 @@ def compute(
                 assert heat is not None
                 out[f"{name}_vhi"] = vhi(vci, heat, alpha=alpha)
                 continue
-            da = values[ind].astype("float32")
+            da = value(ind).astype("float32")
             da.attrs = {"long_name": f"{_LONG[ind]} of {name}", "units": _UNITS[ind]}
             out[f"{name}_{ind}"] = da
         years = count.astype("int16")
@@ -162,6 +155,28 @@ def compute(
         out = out.assign_coords(spatial_ref=comp.spatial_ref)
     out.attrs = {"min_reference_years": min_years, **ref.attrs}
     return out
+
+
+def _formulas(
+    x: xr.DataArray, r: xr.Dataset, name: str, enough: xr.DataArray
+) -> Callable[[str], xr.DataArray]:
+    """Indicator name → its value of `x` against the reference `r`, each computed once."""
+    mean, std = r[f"{name}_mean"], r[f"{name}_std"]
+    lo, hi = r[f"{name}_min"], r[f"{name}_max"]
+    formulas: dict[str, Callable[[], xr.DataArray]] = {
+        "vci": lambda: (100 * (x - lo) / (hi - lo).where(hi > lo)).clip(0, 100).where(enough),
+        "zscore": lambda: ((x - mean) / std.where(std > 0)).where(enough),
+        "anomaly": lambda: (x - mean).where(enough),
+        "pct_normal": lambda: (100 * x / mean.where(mean > 0)).where(enough),
+    }
+    values: dict[str, xr.DataArray] = {}
+
+    def value(ind: str) -> xr.DataArray:
+        if ind not in values:
+            values[ind] = formulas[ind]()
+        return values[ind]
+
+    return value
 
 
 def _judged(

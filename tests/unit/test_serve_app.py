@@ -231,6 +231,18 @@ def test_vegcube_input_errors_become_400_with_their_message() -> None:
     assert crash.status == 500 and crash.code == "Internal" and "boom" in crash.message
 
 
+def test_a_catalog_that_does_not_answer_is_a_503(tmp_path) -> None:
+    from helpers import free_port
+    from vegcube.serve.collections import Source
+
+    down = f"http://127.0.0.1:{free_port()}/stac"  # nothing listens there
+    sources = {"SENTINEL2_L2A": Source("SENTINEL2_L2A", down, "sentinel-2-l2a", "down")}
+    config = ServeConfig(sources=sources, state=tmp_path, chunk=32)
+    with TestClient(create_app(config)) as c:
+        body = _error(c.post("/result", json=_graph(_load())), 503, "ServiceUnavailable")
+    assert down in body["message"]
+
+
 def test_validation_reports_unknown_processes_collections_and_formats(client) -> None:
     good = _graph(_load(temporal_extent=["2022-01-01", "2022-02-01"]))["process"]
     assert client.post("/validation", json=good).json() == {"errors": []}

@@ -10,7 +10,7 @@ from typing import Any
 
 import pystac
 
-from ..errors import SourceError
+from ..errors import SourceError, UnreachableError
 from ._util import _CLOUD, _TIMEOUT, _short
 from .names import CATALOGS
 
@@ -51,7 +51,7 @@ def _open_client(url: str, retry: Any) -> Any:
     except APIError as exc:
         status = getattr(exc, "status_code", None)
         why = f"HTTP {status}: {_short(exc)}" if status else _short(exc)
-        raise SourceError(
+        raise UnreachableError(
             f"cannot reach the STAC API at {url} ({why}); accepted: a known "
             f"catalog ({', '.join(CATALOGS)}), a STAC API URL, or a static catalog.json",
             field="source.catalog",
@@ -73,7 +73,7 @@ def _check_collection(client: Any, url: str, collection: str) -> Any:
             return found
         ids = sorted(c.id for c in client.get_collections())
     except APIError as exc:
-        raise SourceError(
+        raise UnreachableError(
             f"the STAC API at {url} failed: {_short(exc)}",
             field="source.catalog",
         ) from None

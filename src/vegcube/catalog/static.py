@@ -10,7 +10,7 @@ from typing import Any
 
 import pystac
 
-from ..errors import SourceError
+from ..errors import SourceError, UnreachableError
 from ._util import _TIMEOUT, _short
 from .api import retry_policy
 
@@ -60,7 +60,7 @@ class RetryingStacIO(pystac.stac_io.DefaultStacIO):
             except requests.RequestException as exc:  # reset, truncated body, timeout
                 last = exc
             time.sleep(min(60.0, self.backoff * 2**attempt))
-        raise SourceError(
+        raise UnreachableError(
             f"cannot read {href} after {self.attempts} attempts ({last}); "
             "check the address and the network, then run again",
             field="source.catalog",

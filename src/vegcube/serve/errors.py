@@ -4,7 +4,8 @@
 openEO codes (`CODES`: the API's ``errors.json`` and the process exceptions vegcube raises);
 `as_openeo` turns any exception into one: an error that carries ``code`` and ``status`` (the
 evaluator's `ProcessGraphError`) keeps them, vegcube's `InputError` is a 400 with its
-message, a `DataError` about no scenes is ``NoDataAvailable``, anything else a 500.
+message (a catalog that does not answer, `UnreachableError`, a 503 ``ServiceUnavailable``), a
+`DataError` about no scenes is ``NoDataAvailable``, anything else a 500.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import uuid
 from collections.abc import Collection
 from typing import Any
 
-from ..errors import DataError, InputError, VegcubeError
+from ..errors import DataError, InputError, UnreachableError, VegcubeError
 
 __all__ = ["CODES", "OpenEOError", "as_openeo", "validation_errors"]
 
@@ -39,6 +40,7 @@ CODES: dict[str, int] = {
     "ProcessParameterInvalid": 400,
     "ProcessUnsupported": 400,
     "PropertyNotEditable": 400,
+    "ServiceUnavailable": 503,
     "TokenInvalid": 403,
 }
 
@@ -74,6 +76,8 @@ def as_openeo(exc: BaseException) -> OpenEOError:
         return OpenEOError(code, _text(exc), status=status)
     if isinstance(exc, DataError) and "no scenes" in str(exc):
         return OpenEOError("NoDataAvailable", _text(exc))
+    if isinstance(exc, UnreachableError):  # the server's catalog, not the request, failed
+        return OpenEOError("ServiceUnavailable", _text(exc), status=503)
     if isinstance(exc, InputError):
         return OpenEOError(type(exc).__name__, _text(exc), status=400)
     if isinstance(exc, VegcubeError):
