@@ -17,6 +17,7 @@ beyond `clip` robust standard deviations (1.4826 × MAD). ``method="ols"`` is av
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -31,12 +32,14 @@ from .errors import BandError, DataError, InputError
 __all__ = [
     "Fit",
     "apply",
+    "continuity",
     "fit",
     "fit_line",
     "from_attrs",
     "from_store",
     "harmonise",
     "pairs",
+    "period_sensors",
     "to_attrs",
 ]
 
@@ -218,13 +221,19 @@ def harmonise(
     max_days: float = 1.0,
     method: Method = "rma",
     apply_fit: bool = True,
+    known: Sequence[Mapping[str, Any]] | None = None,
 ) -> tuple[xr.Dataset, list[Fit]]:
     """Fit every other sensor of `ds` against `reference` for each index; apply if asked.
 
     Returns the (possibly rescaled) dataset and the fits, `applied` set on those used.
+    `known` fits (as `from_attrs` gives them: an update after a sensor switch, whose new
+    scenes no longer overlap the reference's) are applied as they are instead of refitted.
     """
     if "sensor" not in ds.coords:
         raise DataError("calibrate: the cube has no `sensor` coordinate (one sensor only?)")
+    if known:
+        kept = [Fit(**dict(f)) for f in known]
+        return (apply(ds, [f for f in kept if f.applied]) if apply_fit else ds), kept
     from . import sensors
 
     ref_name = sensors.for_name(reference).name
@@ -237,6 +246,33 @@ def harmonise(
             )
             fits.append(Fit(**{**asdict(f), "applied": apply_fit and f.ok}))
     return (apply(ds, fits) if apply_fit else ds), fits
+
+
+def continuity(ds: xr.Dataset, *, reference: str, switch: dt.date) -> xr.Dataset:
+    """One series of two sensor eras: `reference`'s scenes before `switch`, the others' from
+    it (solar days). Calibrate first (`harmonise`): the fit needs the years both observed."""
+    from . import sensors
+
+    ref = _scenes_of(ds, sensors.for_name(reference).name)
+    cut = np.datetime64(switch, "D").astype("datetime64[s]").astype("float64") / 86400.0
+    days = np.floor(_days(ds) + 1e-9)
+    keep = np.where(ref, days < cut, days >= cut)
+    return ds.isel(time=np.flatnonzero(keep))
+
+
+def period_sensors(scenes: xr.Dataset, composites: xr.Dataset) -> np.ndarray:
+    """Per period of `composites`, the sensors of the `scenes` inside it, joined by "+"
+    ("" for a period without scenes): the ``sensor`` coordinate of a continuity series."""
+    days = np.floor(_days(scenes) + 1e-9)
+    names = np.asarray(scenes["sensor"].values).astype(str)
+    to_day = "datetime64[D]"
+    starts = np.asarray(composites["time"].values).astype(to_day).astype("float64")
+    ends = np.asarray(composites["period_end"].values).astype(to_day).astype("float64")
+    out = []
+    for a, b in zip(starts, ends, strict=True):
+        inside = names[(days >= a) & (days <= b)]
+        out.append("+".join(dict.fromkeys(sorted(inside))))
+    return np.asarray(out)
 
 
 def to_attrs(fits: Iterable[Fit]) -> str:

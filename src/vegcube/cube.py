@@ -152,6 +152,8 @@ def _load_one(
 ) -> xr.Dataset:
     sensor = sensors.for_collection(collection)
     keys = asset_keys(items, bands, collection=collection)
+    if sensor.reader is not None:  # a swath product: gridded by its own reader (`swath`)
+        return sensor.reader(items, bands, grid=grid, collection=collection, chunk=chunk)
     items = _unify(items, keys, sensor)
     lon = grid.geographic_extent.centroid.coords[0][0]
 

@@ -201,7 +201,8 @@ def _lst_items(rc: Recipe, geom: Any) -> tuple[list[pystac.Item], list[str]]:
         end=rc.time.end,
         max_cloud_cover=spec.max_cloud_cover,
     )
-    aliases = sensors.for_collection(spec.collection).asset_aliases.get(spec.band, (spec.band,))
+    sensor = sensors.for_collection(spec.collection)
+    aliases = sensor.asset_aliases.get(spec.band, (spec.band,))
     without = [it.id for it in found if not any(a in it.assets for a in aliases)]
     found = [it for it in found if it.id not in without]
     if not found:
@@ -212,11 +213,8 @@ def _lst_items(rc: Recipe, geom: Any) -> tuple[list[pystac.Item], list[str]]:
             "lst.collection and lst.band"
         )
     try:
-        cube.asset_keys(
-            found,
-            [spec.band, *sensors.for_collection(spec.collection).qa_bands],
-            collection=spec.collection,
-        )
+        qa = sensor.qa_for(spec.band)  # the band's own QA (MODIS night LST: QC_Night)
+        cube.asset_keys(found, [spec.band, qa] if qa else [spec.band], collection=spec.collection)
     except BandError as exc:
         raise BandError(f"lst.band: {exc}") from None
     return found, without

@@ -100,13 +100,14 @@ def write(
         regions = _zonal_series(zonal, composites, reference, variable)
     table = _ranking(regions, t)
     plots = {"whole area": area, **regions}
+    switches = _switches(composites)
     final = Path(out_dir) / "report"
     with atomic_path(final) as tmp:
         tmp.mkdir(parents=True)
         images = _maps(tmp, comp_t, ind_t, variable)
         for i, (name, df) in enumerate(plots.items()):
-            images.append(_series_plot(tmp, name, df, variable, i))
-        page = _html(title, variable, comp_t, t, images, table)
+            images.append(_series_plot(tmp, name, df, variable, i, switches))
+        page = _html(title, variable, comp_t, t, images, table, switches)
         (tmp / "index.html").write_text(page, encoding="utf-8")
     return final / "index.html"
 
@@ -336,7 +337,33 @@ def _maps(folder: Path, comp_t: xr.Dataset, ind_t: xr.Dataset, var: str) -> list
     ]  # fmt: skip
 
 
-def _series_plot(folder: Path, name: str, df: pd.DataFrame, var: str, i: int) -> _Image:
+@dataclass(frozen=True)
+class _Switch:
+    day: pd.Timestamp
+    before: str
+    after: str
+
+
+def _switches(comp: xr.Dataset) -> list[_Switch]:
+    """Where a continuity series (`sensor` coordinate per period) changes sensor."""
+    if "sensor" not in comp.coords or comp["sensor"].dims != ("time",):
+        return []
+    names = np.asarray(comp["sensor"].values).astype(str)
+    times = pd.DatetimeIndex(comp["time"].values)
+    out, last = [], ""
+    for t, name in zip(times, names, strict=True):
+        if not name:  # a period without scenes continues the era before it
+            continue
+        if last and name != last and "+" not in name:
+            out.append(_Switch(t, last, name))
+        if "+" not in name:
+            last = name
+    return out
+
+
+def _series_plot(
+    folder: Path, name: str, df: pd.DataFrame, var: str, i: int, switches: list[_Switch]
+) -> _Image:
     start = pd.DatetimeIndex(df.index)
     end = pd.DatetimeIndex(df["end"]) + pd.Timedelta(days=1)
     mid = start + (end - start) / 2
@@ -355,6 +382,9 @@ def _series_plot(folder: Path, name: str, df: pd.DataFrame, var: str, i: int) ->
             k += 1
         ax.axvspan(start[j], end[k], color="#e3261b", alpha=0.18, lw=0, label=label)
         label = "_nolegend_"
+    for sw in switches:
+        ax.axvline(sw.day, color="#3b4cc0", lw=1.2, ls=":",
+                   label=f"sensor switch {sw.before} → {sw.after}")  # fmt: skip
     ax.set_title(f"{var} — {name}", fontsize=11)
     ax.set_ylabel(var)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
@@ -381,6 +411,7 @@ def _html(
     t: pd.Timestamp,
     images: list[_Image],
     table: pd.DataFrame,
+    switches: list[_Switch],
 ) -> str:
     e = html.escape
     end = pd.Timestamp(comp_t["period_end"].values).date()
@@ -389,6 +420,12 @@ def _html(
     if "provisional" in comp_t.coords and bool(comp_t["provisional"].values):
         period += ", provisional: later scenes may still change it"
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    sensors = "\n".join(
+        f'<p class="switch" data-switch="{sw.day.date()}">Sensor switch on {sw.day.date()}: '
+        f"{e(sw.before)} → {e(sw.after)} (the newer sensor calibrated onto the older one; "
+        "dotted line in the time series)</p>"
+        for sw in switches
+    )
     cols = [c for c in _TABLE if c in table.columns]
     head = "".join(f"<th>{e(_TABLE[c][0])}</th>" for c in cols)
     rows = "\n".join(
@@ -415,6 +452,7 @@ def _html(
 <body data-images-loaded="pending">
 <h1>{e(title)}</h1>
 <p class="meta">Generated {e(now)} · variable <b>{e(var)}</b> · period shown: {e(period)}</p>
+{sensors}
 <h2>Latest period</h2>
 <div class="maps">
 {maps}

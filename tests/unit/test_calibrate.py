@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
+import pandas as pd
 import pytest
+import xarray as xr
 
 from vegcube import calibrate, indices, mask
 
@@ -41,3 +45,55 @@ def test_fit_line_rma_recovers_slope_with_noise_in_both():
     ols, *_ = calibrate.fit_line(ref, sen, method="ols")
     assert ols < 0.78  # regression dilution: why RMA is the default
     assert np.isnan(calibrate.fit_line(ref[:2], sen[:2])[0])
+
+
+def _two_eras() -> xr.Dataset:
+    """Scenes of two sensors every 4 days (the newer offset by 2), 2021-12-01 … 2022-01-28."""
+    old = pd.date_range("2021-12-01", periods=15, freq="4D")
+    new = old + pd.Timedelta(days=2)
+    time = np.concatenate([old.values, new.values])
+    sensor = np.array(["landsat"] * 15 + ["sentinel2"] * 15)
+    order = np.argsort(time, kind="stable")
+    return xr.Dataset(
+        {"ndvi": (("time",), np.arange(30.0)[order])},
+        coords={"time": time[order], "sensor": ("time", sensor[order])},
+    )
+
+
+def test_continuity_keeps_the_older_sensor_before_the_switch_and_the_newer_from_it():
+    ds = _two_eras()
+    kept = calibrate.continuity(ds, reference="landsat-c2-l2", switch=dt.date(2022, 1, 1))
+    t = pd.DatetimeIndex(kept.time.values)
+    s = kept.sensor.values.astype(str)
+    assert (s[t < "2022-01-01"] == "landsat").all() and (s[t >= "2022-01-01"] == "sentinel2").all()
+    # every scene of the right era is kept: 8 Landsat (to 2021-12-29), 7 Sentinel-2 (from 01-02)
+    assert (s == "landsat").sum() == 8 and (s == "sentinel2").sum() == 7
+    comp = xr.Dataset(
+        coords={
+            "time": pd.to_datetime(["2021-12-21", "2022-01-01", "2022-01-11", "2022-02-01"]),
+            "period_end": (
+                "time",
+                pd.to_datetime(["2021-12-31", "2022-01-10", "2022-01-20", "2022-02-10"]),
+            ),
+        }
+    )
+    assert calibrate.period_sensors(kept, comp).tolist() == [
+        "landsat",
+        "sentinel2",
+        "sentinel2",
+        "",
+    ]
+    both = calibrate.period_sensors(ds, comp)
+    assert both[0] == "landsat+sentinel2"  # without continuity a period mixes the two
+
+
+def test_known_fits_are_applied_not_refitted():
+    ds = _two_eras()
+    known = [calibrate.Fit("ndvi", "sentinel2", "landsat", 2.0, 1.0, 1.0, 99, 9, applied=True)]
+    out, fits = calibrate.harmonise(
+        ds, reference="landsat-c2-l2", known=[f.to_dict() for f in known]
+    )
+    assert fits == known
+    new = ds.sensor.values == "sentinel2"
+    np.testing.assert_allclose(out.ndvi.values[new], (ds.ndvi.values[new] - 1.0) / 2.0)
+    np.testing.assert_array_equal(out.ndvi.values[~new], ds.ndvi.values[~new])

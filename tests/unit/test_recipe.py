@@ -199,6 +199,15 @@ def test_recipe_collections_and_calibrate_keys():
         load_recipe({**base, "source": {"catalog": "x", "calibrate": {"reference": "x"}}})
     with pytest.raises(RecipeError, match=r"source\.collection.*repeated"):
         load_recipe({**base, "source": {"catalog": "x", "collection": COLLS + COLLS[:1]}})
+    cal = {"reference": "landsat-c2-l2", "switch": "2022-01-15", "max_days": 8}
+    ok = load_recipe({**base, "source": {"catalog": "x", "collection": COLLS, "calibrate": cal}})
+    assert ok.source.calibrate is not None and str(ok.source.calibrate.switch) == "2022-01-15"
+    for day in ("2022-01-01", "2022-02-02"):  # the switch must fall inside the series
+        late = {**cal, "switch": day}
+        with pytest.raises(RecipeError, match=rf"source\.calibrate\.switch: {day} is not after"):
+            load_recipe(
+                {**base, "source": {"catalog": "x", "collection": COLLS, "calibrate": late}}
+            )
 
 
 def test_tci_needs_an_lst_section():

@@ -174,3 +174,17 @@ def test_report_loads_in_headless_chromium(zonal_report, tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     assert shot.read_bytes()[:8] == PNG and shot.stat().st_size > 10_000
     print(f"chromium: {time.monotonic() - t0:.1f} s for dump-dom + screenshot")
+
+
+def test_a_sensor_switch_is_marked(synthetic, tmp_path):
+    comp, ref, ind, _ = synthetic
+    names = np.where(comp.time.values < np.datetime64("2021-07-01"), "modis13q1", "viirs")
+    names[5], names[29] = "", "modis13q1+viirs"  # a period without scenes, one straddling
+    comp = comp.assign_coords(sensor=("time", names))
+    html = report.write(tmp_path, composites=comp, reference=ref, indicators=ind)
+    text = html.read_text(encoding="utf-8")
+    assert text.count('class="switch"') == 1
+    assert 'data-switch="2021-07-01"' in text and "modis13q1 → viirs" in text
+    plain = report.write(tmp_path / "plain", composites=comp.drop_vars("sensor"),
+                         reference=ref, indicators=ind)  # fmt: skip
+    assert 'class="switch"' not in plain.read_text(encoding="utf-8")

@@ -152,6 +152,18 @@ OTHERS = {
         "nir",
     ],
     ("planetary-computer", "modis-09A1-061", "MOD09A1.A2022033.h19v10.061"): ["red", "nir"],
+    ("planetary-computer", "modis-11A2-061", "MYD11A2.A2025057.h35v10.061.2025066034929"): [
+        "lst_day",
+        "lst_night",
+    ],
+    ("planetary-computer", "modis-21A2-061", "MYD21A2.A2025057.h35v10.061.2025066035722"): [
+        "lst_day",
+        "lst_night",
+    ],
+    ("planetary-computer", "modis-13A1-061", "MOD13A1.A2025049.h35v10.061.2025070114721"): [
+        "ndvi",
+        "red",
+    ],
 }
 
 
@@ -163,6 +175,13 @@ OTHER_ASSETS = {
         "red": "250m_16_days_red_reflectance",
         "vi_quality": "250m_16_days_VI_Quality",
     },
+    "modis-13A1-061": {
+        "ndvi": "500m_16_days_NDVI",
+        "red": "500m_16_days_red_reflectance",
+        "vi_quality": "500m_16_days_VI_Quality",
+    },
+    "modis-11A2-061": {"lst_day": "LST_Day_1km", "lst_night": "LST_Night_1km", "qc_day": "QC_Day"},
+    "modis-21A2-061": {"lst_day": "LST_Day_1KM", "lst_night": "LST_Night_1KM", "qc_day": "QC_Day"},
     "modis-09A1-061": {
         "red": "sur_refl_b01",
         "nir": "sur_refl_b02",
@@ -188,11 +207,17 @@ MOD13_REFL = (np.array([[500, -1000], [1500, 1200]]), "int16", -1000, lambda d: 
 MOD09_REFL = (np.array([[500, -28672], [1500, 1200]]), "int16", -28672, lambda d: d * 1e-4)
 
 
+#: MOD11A2/MOD21A2 LST: K = DN × 0.02, fill 0 (the items declare neither nodata nor offset)
+MODIS_LST = (np.array([[15000, 0], [14650, 7500]]), "uint16", 0, lambda d: d * 0.02)
+
+
 def _kind(collection: str, band: str):
     if collection == "landsat-c2-l2":
         return LANDSAT_ST if band == "lwir" else LANDSAT_SR
-    if collection == "modis-13Q1-061":
+    if collection in ("modis-13Q1-061", "modis-13A1-061"):
         return MOD13_VI if band == "ndvi" else MOD13_REFL
+    if collection in ("modis-11A2-061", "modis-21A2-061"):
+        return MODIS_LST
     return MOD09_REFL
 
 

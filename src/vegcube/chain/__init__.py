@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from .. import catalog, report, zonal
+from .. import calibrate, catalog, report, zonal
 from ..catalog.storage import gdal_http_options
 from ..errors import SourceError
 from ..journal import RunResult
@@ -35,7 +35,12 @@ __all__ = ["STAGES", "Context", "Window", "environment", "execute"]
 def composites_stage(ctx: Context) -> None:
     """Scenes → period composites (and land-surface temperature), provisional periods marked."""
     p, rc = ctx.plan, ctx.recipe
-    comp = scenes.composites(p)
+    fits = None
+    cal = rc.source.calibrate
+    if cal is not None and cal.switch is not None and ctx.window.since is not None:
+        # an update's new scenes may all be after the switch: keep the history's fits
+        fits = calibrate.from_store(ctx.out / "composites.zarr") or None
+    comp = scenes.composites(p, fits=fits)
     if rc.lst is not None:
         comp = comp.merge(
             scenes.lst_composites(p).drop_vars(["period_end", "period_of_year"]), compat="override"

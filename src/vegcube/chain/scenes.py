@@ -32,12 +32,15 @@ def provisional(comp: xr.Dataset, p: Plan) -> xr.Dataset:
     return comp
 
 
-def composites(p: Plan) -> xr.Dataset:
+def composites(p: Plan, *, fits: list[dict[str, Any]] | None = None) -> xr.Dataset:
     """Period composites of the plan's scenes: one fat task per tile × block of periods
-    (`blocks`); a cross-sensor calibration, which fits over the whole cube, reads it lazily."""
+    (`blocks`); a cross-sensor calibration, which fits over the whole cube, reads it lazily
+    (`fits`: the fits of an earlier run, applied instead of refitted)."""
     rc = p.recipe
     if rc.source.calibrate is not None:
-        return scene_composites(p, p.items, p.grid, rc.time.start, rc.time.end, chunk=rc.dask.chunk)
+        return scene_composites(
+            p, p.items, p.grid, rc.time.start, rc.time.end, chunk=rc.dask.chunk, fits=fits
+        )
     spec = rc.composite
     reducer = composite.get(spec.reducer)
     reach = reducer.reach_days(spec.params)
@@ -83,9 +86,13 @@ def scene_composites(
     end: dt.date,
     *,
     chunk: int | None,
+    fits: list[dict[str, Any]] | None = None,
 ) -> xr.Dataset:
     """Scenes `items` on `grid` → masked indices → the composites of the periods from `start`
-    to `end` (lazy with a `chunk`; with None, read and computed now, numpy-backed)."""
+    to `end` (lazy with a `chunk`; with None, read and computed now, numpy-backed).
+
+    With a calibration `switch` (sensor continuity), the series takes the reference's scenes
+    before it and the others' from it, and gets a ``sensor`` coordinate per period."""
     rc = p.recipe
     colls = rc.source.collections
     per = {c: indices.bands_for(c, rc.indices) for c in colls}
@@ -113,30 +120,44 @@ def scene_composites(
     idx = indices.per_scene(mask.apply(scenes, ok), rc.indices)
     cal, extra = rc.source.calibrate, {}
     if cal is not None:  # the fits travel in the composites' attrs (→ composites.zarr, run.json)
-        idx, fits = calibrate.harmonise(
+        idx, fitted = calibrate.harmonise(
             idx, reference=cal.reference, indices=rc.indices, max_days=cal.max_days,
-            method=cal.method, apply_fit=cal.apply,
+            method=cal.method, apply_fit=cal.apply, known=fits,
         )  # fmt: skip
-        extra["calibration"] = calibrate.to_attrs(fits)
+        extra["calibration"] = calibrate.to_attrs(fitted)
+        if cal.switch is not None:
+            idx = calibrate.continuity(idx, reference=cal.reference, switch=cal.switch)
     spec, qa = rc.composite, sensors.for_collection(colls[0]).qa_band
     reducer = composite.get(spec.reducer)
+    if reducer.needs_qa and cal is not None and cal.switch is not None:
+        scenes = calibrate.continuity(scenes[[qa]], reference=cal.reference, switch=cal.switch)
     out = reducer(
         idx, scl=scenes[qa] if reducer.needs_qa else None,
         period=spec.period, start=start, end=end, **spec.params,
     )  # fmt: skip
+    if cal is not None and cal.switch is not None:
+        out = out.assign_coords(sensor=("time", calibrate.period_sensors(idx, out)))
+        out["sensor"].attrs = {"long_name": "sensors of the period's scenes (continuity series)"}
     return out.assign_attrs(extra)
 
 
 def lst_composites(p: Plan) -> xr.Dataset:
-    """Period means of land-surface temperature (K) from the `lst` source, on the grid."""
+    """Period means of land-surface temperature (K) from the `lst` source, on the grid.
+
+    The band is masked by its own QA band (MOD11A2/MOD21A2 night LST: QC_Night) with the
+    recipe's flags for that sensor; a multi-day composite (MODIS 8-day) counts in the period
+    holding its start day, as odc-stac dates it (MOD13Q1 likewise)."""
     rc, spec = p.recipe, p.recipe.lst
     assert spec is not None
-    qa = list(sensors.for_collection(spec.collection).qa_bands)
+    qa = sensors.for_collection(spec.collection).qa_for(spec.band)
     scenes = cube.load(
-        p.lst_items, [spec.band, *qa], grid=p.grid, collection=spec.collection,
-        chunk=rc.dask.chunk,
+        p.lst_items, [spec.band, qa] if qa else [spec.band], grid=p.grid,
+        collection=spec.collection, chunk=rc.dask.chunk,
     )  # fmt: skip
-    ok = mask.valid(scenes, dilate_m=rc.mask.dilate_m, qa_flags=rc.mask.qa_flags, bands=[spec.band])
+    ok = mask.valid(
+        scenes, dilate_m=rc.mask.dilate_m, qa_flags=rc.mask.qa_flags, qa_band=qa or None,
+        bands=[spec.band],
+    )  # fmt: skip
     ok = ok & aoi_mod.inside(scenes, p.geometry)
     lst = scenes[spec.band].where(ok)
     lst.attrs = {"long_name": "land surface temperature", "units": "K"}

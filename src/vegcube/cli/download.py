@@ -40,7 +40,8 @@ def download(
 
     Writes DIR/catalog.json, a static STAC catalog usable as the recipe's source.catalog.
     A rerun skips complete files and resumes partial ones. Credentials: VEGCUBE_HTTP_TOKEN
-    (a bearer token) or ~/.netrc; never printed or written.
+    (a bearer token; an Earthdata token for NASA's archives) or ~/.netrc; never printed or
+    written. VIIRS granules (HDF5, from CMR-STAC) are fetched whole and converted to COGs.
     """
     from ..download import download as mirror_download
 

@@ -22,8 +22,13 @@ checksums) are retried with exponential backoff, honouring ``Retry-After``. Ever
 written under a temporary name and renamed, so a rerun skips complete files and resumes the
 rest. `jobs` plans which assets and windows to fetch; `mirror` writes the catalog.
 
-Credentials: ``VEGCUBE_HTTP_TOKEN`` (sent as ``Authorization: Bearer …``) or ``~/.netrc``;
-never logged, printed or written to the mirror.
+HDF5 granule products (VIIRS VNP13A1/VJ113A1/VJ213A1 from NASA's CMR-STAC, `sensors.viirs`)
+take another path (`cmr`): each granule is fetched whole the same way, the layers the recipe
+needs are converted to COGs on the tile's sinusoidal grid (`hdf5`) and the mirror's items get
+Planetary Computer's MODIS item shape, so the mirror runs the normal chain.
+
+Credentials: ``VEGCUBE_HTTP_TOKEN`` (sent as ``Authorization: Bearer …``; an Earthdata token
+for NASA's archives) or ``~/.netrc``; never logged, printed or written to the mirror.
 """
 
 from __future__ import annotations
@@ -34,8 +39,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..aoi import read_aoi
 from ..errors import RecipeError
 from ..planning import plan
+from ..recipe import load_recipe
+from ..sensors.viirs import granule_product
+from .cmr import mirror_granules
 from .http import TOKEN_ENV, gdal_http_options
 from .jobs import MirroredFile, plan_jobs
 from .mirror import Mirror, write_catalog
@@ -81,12 +90,18 @@ def download(
         raise RecipeError(f"workers: must be ≥ 1, got {workers}")
     if margin < 0:
         raise RecipeError(f"margin: must be ≥ 0 pixels, got {margin}")
-    p = plan(recipe)
-    rc = p.recipe
+    rc = load_recipe(recipe)
+    granules = [c for c in rc.source.collections if granule_product(c) is not None]
+    if granules and len(granules) < len(rc.source.collections):
+        raise RecipeError(
+            f"source.collection: {', '.join(granules)} are HDF5 granule products (converted on "
+            "download) and cannot be mirrored with the other collections; use one recipe each"
+        )
+    p = None if granules else plan(rc)
     root = Path(to).absolute()
     root.mkdir(parents=True, exist_ok=True)
-    bbox = tuple(float(v) for v in p.geometry.boundingbox)
-    jobs = plan_jobs(p.items, rc.source.collections, rc.indices, root, clip=clip)
+    geometry = p.geometry if p is not None else read_aoi(rc.aoi)
+    bbox = tuple(float(v) for v in geometry.boundingbox)
     scheduler = Scheduler(
         bbox=bbox,  # type: ignore[arg-type]
         margin=margin,
@@ -101,8 +116,18 @@ def download(
     )
     t0 = time.monotonic()
     mirror = Mirror(catalog=root / "catalog.json")
-    mirror.files = scheduler.run(jobs)
+    if p is None:  # HDF5 granules: fetched whole, converted, written as COG items
+        mirror.files, jobs = mirror_granules(
+            rc, root=root, scheduler=scheduler, clip=clip, margin=margin, log=log or _quiet
+        )
+    else:
+        jobs = plan_jobs(p.items, rc.source.collections, rc.indices, root, clip=clip)
+        mirror.files = scheduler.run(jobs)
     mirror.retries, mirror.polls = scheduler.retried, scheduler.polls
     write_catalog(root, rc.name, jobs)
     mirror.seconds = round(time.monotonic() - t0, 3)
     return mirror
+
+
+def _quiet(msg: str) -> None:
+    pass

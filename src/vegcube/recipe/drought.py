@@ -42,9 +42,15 @@ class LstSpec(_Section):
     catalog: str | None = Field(
         None, description="as source.catalog; default: the same catalog as source"
     )
-    collection: str = Field("landsat-c2-l2", description="collection with a temperature band")
+    collection: str = Field(
+        "landsat-c2-l2",
+        description="collection with a temperature band (landsat-c2-l2; modis-11A2-061, "
+        "modis-21A2-061: 8-day 1 km MODIS LST)",
+    )
     band: str = Field(
-        "lwir", description="common name of the temperature band (Landsat: lwir = ST in kelvin)"
+        "lwir",
+        description="common name of the temperature band (Landsat: lwir = ST in kelvin; MODIS: "
+        "lst_day or lst_night, each masked by its own QC)",
     )
     max_cloud_cover: float = Field(100, ge=0, le=100, description="as source.max_cloud_cover")
     alpha: float = Field(0.5, ge=0, le=1, description="VHI = alpha·VCI + (1 − alpha)·TCI")
@@ -58,10 +64,12 @@ class LstSpec(_Section):
             sensor = sensors.for_collection(self.collection)
         except SourceError as exc:
             raise ValueError(str(exc.at("collection"))) from None
-        if self.band not in sensor.asset_aliases:
+        kelvin = [b for b in sensor.asset_aliases if sensor.attrs(b).get("units") == "K"]
+        if self.band not in kelvin:
+            what = "a temperature band" if self.band in sensor.asset_aliases else "a band"
             raise ValueError(
-                f"band: {self.band!r} is not a band of {self.collection}; "
-                f"known: {', '.join(sensor.asset_aliases)}"
+                f"band: {self.band!r} is not {what} of {self.collection}; "
+                f"temperature bands: {', '.join(kelvin) or 'none'}"
             )
         return self
 

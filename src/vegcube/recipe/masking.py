@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from ..sensors import LANDSAT, MODIS09A1, MODIS13Q1, SENTINEL2, Sensor
+from ..sensors import LANDSAT, MODIS09A1, MODIS11A2, MODIS13Q1, MODIS21A2, SENTINEL2, SLSTR, Sensor
 from ._base import _Section
 
 __all__ = ["CloudProbabilitySpec", "MaskSpec"]
@@ -70,6 +70,18 @@ class MaskSpec(_Section):
         _defaults(MODIS09A1),
         description=f"MOD09A1 state QA flags to mask: {_accepted(MODIS09A1)}",
     )
+    modis11a2_qa: list[str] = Field(
+        _defaults(MODIS11A2),
+        description=f"MOD11A2 LST QC flags to mask (lst source): {_accepted(MODIS11A2)}",
+    )
+    modis21a2_qa: list[str] = Field(
+        _defaults(MODIS21A2),
+        description=f"MOD21A2 LST QC flags to mask (lst source): {_accepted(MODIS21A2)}",
+    )
+    slstr_qa: list[str] = Field(
+        _defaults(SLSTR),
+        description=f"SLSTR confidence_in flags to mask (lst source): {_accepted(SLSTR)}",
+    )
     dilate_m: float = Field(
         0,
         ge=0,
@@ -90,7 +102,9 @@ class MaskSpec(_Section):
             raise ValueError(f"SCL classes are 0..11; got {bad}")
         return v
 
-    @field_validator("landsat_qa", "modis13q1_qa", "modis09a1_qa")
+    @field_validator(
+        "landsat_qa", "modis13q1_qa", "modis09a1_qa", "modis11a2_qa", "modis21a2_qa", "slstr_qa"
+    )
     @classmethod
     def _known_flags(cls, v: list[str], info: ValidationInfo) -> list[str]:
         from .. import sensors

@@ -61,7 +61,11 @@ class CalibrateSpec(_Section):
         description="collection the others are calibrated to", examples=["sentinel-2-l2a"]
     )
     max_days: float = Field(
-        1, ge=0, le=5, description="pair scenes of two sensors at most this many days apart"
+        1,
+        ge=0,
+        le=16,
+        description="pair scenes of two sensors at most this many days apart (16-day "
+        "composites of Aqua MODIS and VIIRS start 8 days apart: 8)",
     )
     method: Literal["rma", "ols"] = Field(
         "rma", description="rma (reduced major axis, errors in both) or ols (least squares)"
@@ -69,6 +73,14 @@ class CalibrateSpec(_Section):
     apply: bool = Field(
         True, description="rescale the other sensors' indices onto the reference before compositing"
     )
+    switch: dt.date | None = Field(
+        None,
+        description="sensor continuity (MODIS → VIIRS): the reference's scenes before this day, "
+        "the other sensors' (calibrated) from it; fitted on the years both observed",
+        examples=["2022-01-01"],
+    )
+
+    _in_range = field_validator("switch")(_check_date)
 
 
 class SourceSpec(_Section):

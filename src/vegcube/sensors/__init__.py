@@ -24,17 +24,25 @@ from ._sensor import Sensor
 from .landsat import LANDSAT
 from .modis import MODIS13Q1
 from .modis09 import MODIS09A1
+from .modis_lst import MODIS11A2, MODIS21A2
 from .sentinel2 import SENTINEL2
 from .sentinel2_l1c import SENTINEL2_L1C
+from .slstr import SLSTR
+from .viirs import VIIRS13A1, VIIRS21A2
 
 __all__ = [
     "AUXILIARY",
     "LANDSAT",
     "MODIS09A1",
+    "MODIS11A2",
     "MODIS13Q1",
+    "MODIS21A2",
     "SENSORS",
     "SENTINEL2",
     "SENTINEL2_L1C",
+    "SLSTR",
+    "VIIRS13A1",
+    "VIIRS21A2",
     "Sensor",
     "check_flags",
     "for_collection",
@@ -44,7 +52,17 @@ __all__ = [
 ]
 
 #: the sensors a `source` is made of, in the order their rules are tried
-SENSORS: tuple[Sensor, ...] = (SENTINEL2, LANDSAT, MODIS13Q1, MODIS09A1)
+SENSORS: tuple[Sensor, ...] = (
+    SENTINEL2,
+    LANDSAT,
+    MODIS13Q1,
+    MODIS09A1,
+    VIIRS13A1,
+    MODIS11A2,
+    MODIS21A2,
+    SLSTR,
+    VIIRS21A2,
+)
 #: sensors read only to help mask another (never a `source` of indices)
 AUXILIARY: tuple[Sensor, ...] = (SENTINEL2_L1C,)
 

@@ -89,6 +89,14 @@ class Sensor:
     cloud_probability: bool = False
     #: bands a cloud-probability model reads from it, in the model's order (Sentinel-2 L1C)
     cloud_bands: tuple[str, ...] = ()
+    #: data band → the QA band qualifying it, where not `qa_band` (MOD11A2 night LST: QC_Night)
+    band_qa: Mapping[str, str] = field(default_factory=dict)
+    #: band → (scale, offset) the product defines, kept whatever the asset declares (Planetary
+    #: Computer's MOD11A2/MOD21A2 items omit emissivity's +0.49 and view angles' −65)
+    product_values: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    #: reads its items instead of odc-stac (swath products: `vegcube.swath`), with the
+    #: signature of `cube.load` for one collection; None: odc-stac
+    reader: Callable[..., xr.Dataset] | None = None
 
     def storage(self, band: str) -> dict[str, Any]:
         """Storage type and nodata of a band's asset (for items without `raster:bands`)."""
@@ -113,6 +121,10 @@ class Sensor:
             none = xr.zeros_like(qa, dtype=bool)
             return none, none
         return self.qa_rule(qa, self.default_flags if flags is None else flags)
+
+    def qa_for(self, band: str) -> str:
+        """The QA band masking `band`: its own (`band_qa`), else the sensor's `qa_band`."""
+        return self.band_qa.get(band, self.qa_band)
 
     def tile(self, properties: Mapping[str, Any]) -> str | None:
         """The scene's tile (MGRS, WRS-2 path/row, MODIS h/v) from its item properties."""

@@ -1,4 +1,5 @@
-"""MODIS MOD13Q1 v061 facts (16-day vegetation indices, 250 m) and the MODIS sinusoidal grid.
+"""MODIS MOD13Q1/MOD13A1 v061 facts (16-day vegetation indices, 250/500 m) and the MODIS
+sinusoidal grid.
 
 Planetary Computer publishes ``modis-13Q1-061`` with one COG per layer (``250m_16_days_NDVI``,
 ``250m_16_days_VI_Quality``, …) on the sinusoidal grid (``proj:wkt2``, no EPSG code); odc-stac
@@ -29,6 +30,7 @@ __all__ = [
 ]
 
 _P = "250m_16_days_"
+_P500 = "500m_16_days_"
 _CLOUD_FLAGS: frozenset[Hashable] = frozenset(
     {"cloudy", "adjacent_cloud", "mixed_clouds", "shadow"}
 )
@@ -105,18 +107,21 @@ def _invalid(qa: xr.DataArray, flags: Iterable[Hashable]) -> tuple[xr.DataArray,
 
 MODIS13Q1 = Sensor(
     name="modis13q1",
-    collections=("modis-13Q1-061",),
-    # common band name → Planetary Computer asset keys
+    # MOD13A1/MYD13A1 (500 m, the MODIS twin of VIIRS VNP13A1) share MOD13Q1's layers, fills
+    # and VI Quality bits; only the asset keys' prefix differs (``500m_16_days_``)
+    collections=("modis-13Q1-061", "modis-13A1-061"),
+    # common band name → Planetary Computer asset keys (250 m, then 500 m)
     asset_aliases={
-        "ndvi": (f"{_P}NDVI",),
-        "evi": (f"{_P}EVI",),
-        "blue": (f"{_P}blue_reflectance",),
-        "red": (f"{_P}red_reflectance",),
-        "nir": (f"{_P}NIR_reflectance",),
-        "swir22": (f"{_P}MIR_reflectance",),  # MODIS band 7, 2105–2155 nm
-        "vi_quality": (f"{_P}VI_Quality",),
-        "pixel_reliability": (f"{_P}pixel_reliability",),
-        "composite_doy": (f"{_P}composite_day_of_the_year",),
+        "ndvi": (f"{_P}NDVI", f"{_P500}NDVI"),
+        "evi": (f"{_P}EVI", f"{_P500}EVI"),
+        "blue": (f"{_P}blue_reflectance", f"{_P500}blue_reflectance"),
+        "red": (f"{_P}red_reflectance", f"{_P500}red_reflectance"),
+        "nir": (f"{_P}NIR_reflectance", f"{_P500}NIR_reflectance"),
+        # MODIS band 7, 2105–2155 nm
+        "swir22": (f"{_P}MIR_reflectance", f"{_P500}MIR_reflectance"),
+        "vi_quality": (f"{_P}VI_Quality", f"{_P500}VI_Quality"),
+        "pixel_reliability": (f"{_P}pixel_reliability", f"{_P500}pixel_reliability"),
+        "composite_doy": (f"{_P}composite_day_of_the_year", f"{_P500}composite_day_of_the_year"),
     },
     # Planetary Computer omits nodata in `raster:bands`
     default_storage={"data_type": "int16", "nodata": -1000},

@@ -15,6 +15,11 @@ For each asset of each item the rule is decided in this order (the first that ap
    (baseline 04.00 from 2022-01-25), Landsat C2 L2 SR DN × 2.75e-5 − 0.2 (ST × 0.00341802 +
    149 K), MODIS × 1e-4.
 
+Where a catalog is known to publish an incomplete rule, the product's own values win over
+steps 1–4 (the sensor's `product_values`: Planetary Computer's MOD11A2/MOD21A2 emissivity is
+declared ×0.002 without the product's +0.49, view angles without their −65); a declaration that
+differs is reported as a conflict.
+
 Nodata follows the same idea: the asset's ``raster:bands[0].nodata``, else its STAC 1.1
 ``nodata`` (asset or ``bands[0]``), else the sensor's storage default (Planetary Computer's
 MODIS items give a scale but no nodata: −3000 for NDVI is then a value unless supplied).
@@ -114,6 +119,19 @@ def conversion(item: pystac.Item, key: str, band: str, sensor: Sensor) -> Conver
     if band in sensor.qa_bands:
         return Conversion(1.0, 0.0, nodata, "quality band: not scaled")
     declared = asset_scale_offset(asset)
+    fixed = sensor.product_values.get(band)
+    if fixed is not None:  # an offset the catalog omits (PC's MOD11/MOD21 emissivity +0.49)
+        scale, offset = fixed
+        differs = declared is not None and not (
+            math.isclose(declared[0], scale) and math.isclose(declared[1], offset, abs_tol=1e-9)
+        )
+        conflict = (
+            f"asset declares ×{declared[0]:g} {declared[1]:+g}; the product defines "
+            f"×{scale:g} {offset:+g}, kept"
+            if differs and declared is not None
+            else None
+        )
+        return Conversion(scale, offset, nodata, f"{sensor.name} product values", conflict)
     note = None
     for prop, decide in sensor.truth_flags.items():
         if prop in item.properties:

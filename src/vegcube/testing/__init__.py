@@ -4,11 +4,12 @@
 drought of known place and time; `serve_folder` serves any folder over HTTP with Range
 (`serve_faulty` too, injecting 500s, resets, truncation, 429s and tape staging);
 `serve_stac_api` serves a static catalog as a real STAC API (rustac) on 127.0.0.1;
-`generate_landsat_archive` (Landsat C2 L2, joining a catalog) and `generate_modis_archive`
-(MOD13Q1, sinusoidal) model the demo's land for multi-sensor tests; `generate_l1c_archive`
-adds the Sentinel-2 L1C scenes of a demo archive (same clouds) for cloud probability. They
-all render one synthetic world (`world`: land cover, phenology, a drought of known place and
-time). `assert_composites`, `assert_reference` and `assert_indicators` check that a cube follows
+`generate_landsat_archive` (Landsat C2 L2, joining a catalog), `generate_modis_archive`
+(MOD13Q1, sinusoidal) and `generate_modis_lst_archive` (MOD11A2/MOD21A2 8-day 1 km LST)
+model the demo's land for multi-sensor tests; `generate_l1c_archive` adds the Sentinel-2
+L1C scenes of a demo archive (same clouds) for cloud probability. They all render one
+synthetic world (`world`: land cover, phenology, a drought of known place and time).
+`assert_composites`, `assert_reference` and `assert_indicators` check that a cube follows
 the data conventions (dims, CRS, period coordinates, dtypes, valid ranges), as `xarray.testing`
 does.
 """
@@ -21,6 +22,7 @@ from .faults import Faults, FaultyFolder, serve_faulty
 from .l1c import L1CArchive, cloud_truth, generate_l1c_archive
 from .landsat import LandsatArchive, generate_landsat_archive
 from .modis import ModisArchive, generate_modis_archive
+from .modis_lst import ModisLstArchive, generate_modis_lst_archive
 from .server import ServedFolder, serve_folder
 from .stac_api import ApiRequest, ServedStacApi, serve_stac_api
 from .world import LANDCOVER_CLASSES, Model, build_model
@@ -35,6 +37,7 @@ __all__ = [
     "LandsatArchive",
     "Model",
     "ModisArchive",
+    "ModisLstArchive",
     "ServedFolder",
     "ServedStacApi",
     "assert_composites",
@@ -46,6 +49,7 @@ __all__ = [
     "generate_l1c_archive",
     "generate_landsat_archive",
     "generate_modis_archive",
+    "generate_modis_lst_archive",
     "serve_faulty",
     "serve_folder",
     "serve_stac_api",
