@@ -231,8 +231,8 @@ def harmonise(
     """
     if "sensor" not in ds.coords:
         raise DataError("calibrate: the cube has no `sensor` coordinate (one sensor only?)")
-    if known:
-        kept = [Fit(**dict(f)) for f in known]
+    kept = [Fit(**dict(f)) for f in known or [] if indices is None or f["index"] in indices]
+    if kept:
         return (apply(ds, [f for f in kept if f.applied]) if apply_fit else ds), kept
     from . import sensors
 

@@ -187,37 +187,44 @@ def _check_output_dir(out: Path) -> None:
 
 
 def _lst_items(rc: Recipe, geom: Any) -> tuple[list[pystac.Item], list[str]]:
-    """The scenes of the land-surface-temperature source (`lst`), bands checked, and the ids
-    of those left out for having no thermal asset (Landsat L2SR: surface reflectance only)."""
+    """The scenes of the land-surface-temperature source (`lst`, each of its collections),
+    bands checked, and the ids of those left out for having no thermal asset (Landsat L2SR:
+    surface reflectance only)."""
     if rc.lst is None:
         return [], []
     spec = rc.lst
     where = spec.catalog or rc.source.catalog
-    found = catalog.search(
-        where,
-        collection=spec.collection,
-        bbox=tuple(geom.boundingbox),
-        start=rc.time.start,
-        end=rc.time.end,
-        max_cloud_cover=spec.max_cloud_cover,
-    )
-    sensor = sensors.for_collection(spec.collection)
-    aliases = sensor.asset_aliases.get(spec.band, (spec.band,))
-    without = [it.id for it in found if not any(a in it.assets for a in aliases)]
-    found = [it for it in found if it.id not in without]
-    if not found:
-        extra = f" ({len(without)} without a {spec.band!r} asset)" if without else ""
-        raise SourceError(
-            f"lst: no {spec.collection} scenes with a {spec.band!r} asset in {where} intersect "
-            f"the AOI between {rc.time.start} and {rc.time.end}{extra}; check lst.catalog, "
-            "lst.collection and lst.band"
+    items: list[pystac.Item] = []
+    without: list[str] = []
+    for coll in spec.collections:
+        band = spec.band_of(coll)
+        found = catalog.search(
+            where,
+            collection=coll,
+            bbox=tuple(geom.boundingbox),
+            start=rc.time.start,
+            end=rc.time.end,
+            max_cloud_cover=spec.max_cloud_cover,
         )
-    try:
-        qa = sensor.qa_for(spec.band)  # the band's own QA (MODIS night LST: QC_Night)
-        cube.asset_keys(found, [spec.band, qa] if qa else [spec.band], collection=spec.collection)
-    except BandError as exc:
-        raise BandError(f"lst.band: {exc}") from None
-    return found, without
+        sensor = sensors.for_collection(coll)
+        aliases = sensor.asset_aliases.get(band, (band,))
+        lacking = [it.id for it in found if not any(a in it.assets for a in aliases)]
+        found = [it for it in found if it.id not in lacking]
+        if not found:
+            extra = f" ({len(lacking)} without a {band!r} asset)" if lacking else ""
+            raise SourceError(
+                f"lst: no {coll} scenes with a {band!r} asset in {where} intersect "
+                f"the AOI between {rc.time.start} and {rc.time.end}{extra}; check lst.catalog, "
+                "lst.collection and lst.band"
+            )
+        try:
+            qa = sensor.qa_for(band)  # the band's own QA (MODIS night LST: QC_Night)
+            cube.asset_keys(found, [band, qa] if qa else [band], collection=coll)
+        except BandError as exc:
+            raise BandError(f"lst.band: {exc}") from None
+        items += found
+        without += lacking
+    return items, without
 
 
 def storage_options(p: Plan) -> dict[str, str]:

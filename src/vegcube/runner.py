@@ -50,7 +50,7 @@ def run(
             if state.resumed:
                 say("resuming: units of work finished by an earlier attempt are kept")
             chain.execute(p, result, say, window=chain.Window(), state=state)
-            if rc.source.calibrate is not None:  # slope, intercept, r², pairs per index
+            if rc.source.calibrate is not None or (rc.lst is not None and rc.lst.calibrate):
                 meta["calibration"] = calibrate.from_store(out / "composites.zarr")
             result.timings["total"] = time.perf_counter() - t0
     return result

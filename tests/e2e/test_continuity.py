@@ -127,3 +127,57 @@ def test_an_update_after_the_switch_applies_the_history_s_fit(runs, archives, tm
     raw = xr.open_zarr(runs["raw"] / "composites.zarr").ndvi.sel(time=new.time)
     assert new.sizes["time"] == 3
     np.testing.assert_allclose(new, (raw - fit["intercept"]) / fit["slope"], atol=2e-6)
+
+
+# --------------------------------------------------------------------------- temperature
+
+LST_SWITCH = "2022-04-01"
+
+
+@pytest.fixture(scope="module")
+def lst_runs(tmp_path_factory):
+    """Landsat surface temperature continued by SLSTR from LST_SWITCH, calibrated or not."""
+    from vegcube.testing.slstr import generate_slstr_archive
+
+    root = tmp_path_factory.mktemp("lst-continuity")
+    period = {"start": "2021-07-01", "end": "2022-09-30"}
+    s2 = generate_archive(root, size=60, revisit_days=20, **period)
+    generate_landsat_archive(root, size=60, **period)
+    s3 = generate_slstr_archive(root, size=60, revisit_days=4, **period)
+    outs = {}
+    for name, apply in (("calibrated", True), ("raw", False)):
+        rc = s2.recipe(root / name)
+        rc.update(indices=["ndvi"], indicators=[], reference=None, gapfill=None)
+        rc["grid"]["resolution"] = 30
+        rc["composite"] = {"period": "month", "reducer": "median"}
+        rc["output"] = {"dir": str(root / name), "formats": ["zarr"]}
+        rc["lst"] = {
+            "collection": ["landsat-c2-l2", "sentinel-3-slstr-lst-l2-netcdf"],
+            "band": {"landsat-c2-l2": "lwir", "sentinel-3-slstr-lst-l2-netcdf": "lst"},
+            "calibrate": {
+                "reference": "landsat-c2-l2",
+                "switch": LST_SWITCH,
+                "max_days": 2,
+                "apply": apply,
+            },
+        }  # fmt: skip  (Landsat and SLSTR items in the source's catalog)
+        outs[name] = (rc, root / name)
+        vegcube.run(rc)
+    return s2, s3, outs
+
+
+def test_temperature_continued_by_a_newer_sensor(lst_runs):
+    _, _, outs = lst_runs
+    cal = xr.open_zarr(outs["calibrated"][1] / "composites.zarr")
+    raw = xr.open_zarr(outs["raw"][1] / "composites.zarr")
+    after = pd.DatetimeIndex(cal.time.values) >= pd.Timestamp(LST_SWITCH)
+    sensors = np.asarray(cal.lst_sensor.values).astype(str)
+    assert set(sensors[~after]) <= {"landsat", ""} and "landsat" in sensors[~after]
+    assert set(sensors[after]) <= {"slstr", ""} and "slstr" in sensors[after]
+    (fit,) = calibrate.from_store(outs["calibrated"][1] / "composites.zarr")
+    assert fit["index"] == "lst" and fit["sensor"] == "slstr" and fit["applied"]
+    assert fit["scene_pairs"] >= 10 and 0.5 < fit["slope"] < 2  # kelvin against kelvin
+    # the mean commutes with a linear map: calibrated = (raw − b) / a after the switch
+    expected = (raw.lst[after] - fit["intercept"]) / fit["slope"]
+    np.testing.assert_allclose(cal.lst[after], expected, rtol=1e-6)
+    xr.testing.assert_allclose(cal.lst[~after], raw.lst[~after])

@@ -226,3 +226,29 @@ def test_tci_needs_an_lst_section():
         vegcube.load_recipe({**base, "lst": {"band": "thermal"}})
     rc = vegcube.load_recipe({**base, "lst": {"collection": "landsat-c2-l2"}})
     assert rc.lst is not None and rc.lst.band == "lwir" and rc.lst.alpha == 0.5
+
+
+def test_lst_of_several_collections_is_one_calibrated_series():
+    base = {
+        "name": "t",
+        "aoi": {"bbox": [165.3, -21.6, 165.6, -21.4]},
+        "time": {"start": "2021-01-01", "end": "2022-12-31"},
+        "source": {"catalog": "earth-search"},
+        "output": {"dir": "out"},
+    }
+    colls = ["modis-21A2-061", "sentinel-3-slstr-lst-l2-netcdf"]
+    bands = {"modis-21A2-061": "lst_day", "sentinel-3-slstr-lst-l2-netcdf": "lst"}
+    cal = {"reference": "modis-21A2-061", "switch": "2022-07-01", "max_days": 4}
+    lst = {"collection": colls, "band": bands, "calibrate": cal}
+    rc = vegcube.load_recipe({**base, "lst": lst})
+    assert rc.lst is not None and rc.lst.collections == colls
+    assert [rc.lst.band_of(c) for c in colls] == ["lst_day", "lst"]
+    with pytest.raises(vegcube.RecipeError, match=r"lst: calibrate: several lst collections"):
+        vegcube.load_recipe({**base, "lst": {**lst, "calibrate": None}})
+    with pytest.raises(vegcube.RecipeError, match=r"lst: band: name a band for each collection"):
+        vegcube.load_recipe({**base, "lst": {**lst, "band": {"modis-21A2-061": "lst_day"}}})
+    with pytest.raises(vegcube.RecipeError, match=r"'lst_day' is not a band of sentinel-3"):
+        vegcube.load_recipe({**base, "lst": {**lst, "band": "lst_day"}})
+    late = {**cal, "switch": "2023-01-01"}
+    with pytest.raises(vegcube.RecipeError, match=r"lst\.calibrate\.switch: 2023-01-01 is not"):
+        vegcube.load_recipe({**base, "lst": {**lst, "calibrate": late}})

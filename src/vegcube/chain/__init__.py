@@ -12,6 +12,7 @@ statistics → report.
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -36,15 +37,17 @@ def composites_stage(ctx: Context) -> None:
     """Scenes → period composites (and land-surface temperature), provisional periods marked."""
     p, rc = ctx.plan, ctx.recipe
     fits = None
-    cal = rc.source.calibrate
-    if cal is not None and cal.switch is not None and ctx.window.since is not None:
+    switches = [rc.source.calibrate, rc.lst.calibrate if rc.lst is not None else None]
+    if ctx.window.since is not None and any(c is not None and c.switch for c in switches):
         # an update's new scenes may all be after the switch: keep the history's fits
         fits = calibrate.from_store(ctx.out / "composites.zarr") or None
     comp = scenes.composites(p, fits=fits)
     if rc.lst is not None:
-        comp = comp.merge(
-            scenes.lst_composites(p).drop_vars(["period_end", "period_of_year"]), compat="override"
-        )
+        lst = scenes.lst_composites(p, fits=fits)
+        both = calibrate.from_attrs(comp.attrs) + calibrate.from_attrs(lst.attrs)
+        comp = comp.merge(lst.drop_vars(["period_end", "period_of_year"]), compat="override")
+        if both:  # the fits of the indices and of the temperature, in one list
+            comp.attrs["calibration"] = json.dumps(both)
     comp = ctx.store("composites", scenes.provisional(comp, p))
     ctx.products["composites"] = ctx.series = comp
 

@@ -8,6 +8,7 @@ import datetime as dt
 import math
 from typing import Any
 
+import numpy as np
 import xarray as xr
 
 from .. import aoi as aoi_mod
@@ -141,27 +142,55 @@ def scene_composites(
     return out.assign_attrs(extra)
 
 
-def lst_composites(p: Plan) -> xr.Dataset:
+def lst_composites(p: Plan, *, fits: list[dict[str, Any]] | None = None) -> xr.Dataset:
     """Period means of land-surface temperature (K) from the `lst` source, on the grid.
 
-    The band is masked by its own QA band (MOD11A2/MOD21A2 night LST: QC_Night) with the
+    Each band is masked by its own QA band (MOD11A2/MOD21A2 night LST: QC_Night) with the
     recipe's flags for that sensor; a multi-day composite (MODIS 8-day) counts in the period
-    holding its start day, as odc-stac dates it (MOD13Q1 likewise)."""
+    holding its start day, as odc-stac dates it (MOD13Q1 likewise). Several collections make
+    one series through `lst.calibrate` (fitted in K, or `fits` of an earlier run); with a
+    `switch`, the composites get an ``lst_sensor`` coordinate per period."""
     rc, spec = p.recipe, p.recipe.lst
     assert spec is not None
-    qa = sensors.for_collection(spec.collection).qa_for(spec.band)
-    scenes = cube.load(
-        p.lst_items, [spec.band, qa] if qa else [spec.band], grid=p.grid,
-        collection=spec.collection, chunk=rc.dask.chunk,
-    )  # fmt: skip
-    ok = mask.valid(
-        scenes, dilate_m=rc.mask.dilate_m, qa_flags=rc.mask.qa_flags, qa_band=qa or None,
-        bands=[spec.band],
-    )  # fmt: skip
-    ok = ok & aoi_mod.inside(scenes, p.geometry)
-    lst = scenes[spec.band].where(ok)
+    colls = spec.collections
+    parts = []
+    for coll in colls:
+        items = [it for it in p.lst_items if len(colls) == 1 or it.collection_id == coll]
+        band = spec.band_of(coll)
+        qa = sensors.for_collection(coll).qa_for(band)
+        scenes = cube.load(
+            items, [band, qa] if qa else [band], grid=p.grid, collection=coll,
+            chunk=rc.dask.chunk,
+        )  # fmt: skip
+        ok = mask.valid(
+            scenes, dilate_m=rc.mask.dilate_m, qa_flags=rc.mask.qa_flags, qa_band=qa or None,
+            bands=[band],
+        )  # fmt: skip
+        ok = ok & aoi_mod.inside(scenes, p.geometry)
+        keep = [c for c in ("solar_day", "sensor", "spatial_ref") if c in scenes.coords]
+        lst = scenes[band].where(ok).reset_coords(drop=True).assign_coords(
+            {c: scenes[c] for c in keep}
+        )
+        parts.append(lst.rename("lst"))
+    lst = parts[0] if len(parts) == 1 else xr.concat(parts, "time", coords="minimal")
+    if len(parts) > 1:
+        lst = lst.isel(time=np.argsort(lst.time.values, kind="stable"))
     lst.attrs = {"long_name": "land surface temperature", "units": "K"}
     ds = xr.Dataset({"lst": lst})
-    return composite.get("mean")(
+    cal, extra = spec.calibrate, {}
+    if cal is not None:
+        known = [f for f in fits or [] if f.get("index") == "lst"] or None
+        ds, fitted = calibrate.harmonise(
+            ds, reference=cal.reference, indices=["lst"], max_days=cal.max_days,
+            method=cal.method, apply_fit=cal.apply, known=known,
+        )  # fmt: skip
+        extra["calibration"] = calibrate.to_attrs(fitted)
+        if cal.switch is not None:
+            ds = calibrate.continuity(ds, reference=cal.reference, switch=cal.switch)
+    out = composite.get("mean")(
         ds, period=rc.composite.period, start=rc.time.start, end=rc.time.end
     )
+    if cal is not None and cal.switch is not None:
+        out = out.assign_coords(lst_sensor=("time", calibrate.period_sensors(ds, out)))
+        out["lst_sensor"].attrs = {"long_name": "sensors of the period's LST scenes"}
+    return out.assign_attrs(extra)

@@ -225,11 +225,13 @@ def _targets(rc: Any) -> list[tuple[str, str, list[str], float]]:
         keys = [sensor.asset_aliases[b][0] for b in bands]
         out.append((coll, rc.source.catalog, keys, rc.source.max_cloud_cover))
     lst = getattr(rc, "lst", None)
-    if lst is not None and granule_product(lst.collection) is not None:
-        sensor = sensors.for_collection(lst.collection)
-        keys = [sensor.asset_aliases[b][0] for b in (lst.band, sensor.qa_for(lst.band))]
-        where = lst.catalog or rc.source.catalog
-        out.append((lst.collection, where, keys, lst.max_cloud_cover))
+    for coll in lst.collections if lst is not None else []:
+        if granule_product(coll) is None:
+            continue
+        sensor = sensors.for_collection(coll)
+        band = lst.band_of(coll)
+        keys = [sensor.asset_aliases[b][0] for b in (band, sensor.qa_for(band))]
+        out.append((coll, lst.catalog or rc.source.catalog, keys, lst.max_cloud_cover))
     return out
 
 

@@ -8,6 +8,7 @@ import datetime as dt
 from pydantic import Field, field_validator, model_validator
 
 from ._base import _check_date, _check_order, _Section
+from .source import CalibrateSpec
 
 __all__ = ["DroughtClasses", "LstSpec", "ReferenceSpec"]
 
@@ -37,39 +38,79 @@ class ReferenceSpec(_Section):
 
 
 class LstSpec(_Section):
-    """A land-surface-temperature source (a second source) for TCI and VHI."""
+    """A land-surface-temperature source (a second source) for TCI and VHI: one collection,
+    or several continued one by another (MODIS → SLSTR) with `calibrate.switch`."""
 
     catalog: str | None = Field(
         None, description="as source.catalog; default: the same catalog as source"
     )
-    collection: str = Field(
+    collection: str | list[str] = Field(
         "landsat-c2-l2",
         description="collection with a temperature band (landsat-c2-l2; modis-11A2-061, "
-        "modis-21A2-061: 8-day 1 km MODIS LST)",
+        "modis-21A2-061: 8-day 1 km MODIS LST; sentinel-3-slstr-lst-l2-netcdf), or a list of "
+        "them for one series (with calibrate)",
     )
-    band: str = Field(
+    band: str | dict[str, str] = Field(
         "lwir",
         description="common name of the temperature band (Landsat: lwir = ST in kelvin; MODIS: "
-        "lst_day or lst_night, each masked by its own QC)",
+        "lst_day or lst_night, each masked by its own QC; SLSTR: lst), or collection → band",
     )
     max_cloud_cover: float = Field(100, ge=0, le=100, description="as source.max_cloud_cover")
     alpha: float = Field(0.5, ge=0, le=1, description="VHI = alpha·VCI + (1 − alpha)·TCI")
+    calibrate: CalibrateSpec | None = Field(
+        None,
+        description="as source.calibrate, for the temperature (in K): fit the other "
+        "collections against `reference`; with `switch`, one series continued from that day",
+    )
+
+    @property
+    def collections(self) -> list[str]:
+        """The collection ids, as a list (one or several)."""
+        return [self.collection] if isinstance(self.collection, str) else list(self.collection)
+
+    def band_of(self, collection: str) -> str:
+        """The temperature band read from `collection`."""
+        return self.band if isinstance(self.band, str) else self.band[collection]
 
     @model_validator(mode="after")
     def _known(self) -> LstSpec:
         from .. import sensors
         from ..errors import SourceError
 
-        try:
-            sensor = sensors.for_collection(self.collection)
-        except SourceError as exc:
-            raise ValueError(str(exc.at("collection"))) from None
-        kelvin = [b for b in sensor.asset_aliases if sensor.attrs(b).get("units") == "K"]
-        if self.band not in kelvin:
-            what = "a temperature band" if self.band in sensor.asset_aliases else "a band"
+        colls = self.collections
+        if not colls or len(set(colls)) != len(colls):
+            raise ValueError(f"collection: give one or more distinct collections; got {colls}")
+        if isinstance(self.band, dict) and set(self.band) != set(colls):
             raise ValueError(
-                f"band: {self.band!r} is not {what} of {self.collection}; "
-                f"temperature bands: {', '.join(kelvin) or 'none'}"
+                f"band: name a band for each collection ({', '.join(colls)}); "
+                f"got {', '.join(self.band) or 'none'}"
+            )
+        for coll in colls:
+            try:
+                sensor = sensors.for_collection(coll)
+            except SourceError as exc:
+                raise ValueError(str(exc.at("collection"))) from None
+            band = self.band_of(coll)
+            kelvin = [b for b in sensor.asset_aliases if sensor.attrs(b).get("units") == "K"]
+            if band not in kelvin:
+                what = "a temperature band" if band in sensor.asset_aliases else "a band"
+                raise ValueError(
+                    f"band: {band!r} is not {what} of {coll}; "
+                    f"temperature bands: {', '.join(kelvin) or 'none'}"
+                )
+        if self.calibrate is not None:
+            if len(colls) < 2:
+                raise ValueError("calibrate: needs two or more collections in lst.collection")
+            if self.calibrate.reference not in colls:
+                raise ValueError(
+                    f"calibrate.reference: {self.calibrate.reference!r} is not one of "
+                    f"lst.collection ({', '.join(colls)})"
+                )
+        elif len(colls) > 1:
+            raise ValueError(
+                "calibrate: several lst collections make one series only with "
+                "`calibrate: {reference, switch}` (temperatures of different sensors and "
+                "overpass times differ)"
             )
         return self
 

@@ -71,17 +71,20 @@ class Recipe(_Section):
                 f"reference: {self.reference.start}..{self.reference.end} lies outside "
                 f"time {self.time.start}..{self.time.end}"
             )
-        cal = self.source.calibrate
-        if (
-            cal is not None
-            and cal.switch is not None
-            and not (self.time.start < cal.switch <= self.time.end)
+        for where, cal in (
+            ("source", self.source.calibrate),
+            ("lst", self.lst.calibrate if self.lst is not None else None),
         ):
-            raise ValueError(
-                f"source.calibrate.switch: {cal.switch} is not after time.start "
-                f"({self.time.start}) and at most time.end ({self.time.end}); give the day the "
-                "newer sensor takes over, inside the series"
-            )
+            if (
+                cal is not None
+                and cal.switch is not None
+                and not (self.time.start < cal.switch <= self.time.end)
+            ):
+                raise ValueError(
+                    f"{where}.calibrate.switch: {cal.switch} is not after time.start "
+                    f"({self.time.start}) and at most time.end ({self.time.end}); give the day "
+                    "the newer sensor takes over, inside the series"
+                )
         ref = self.reference
         if self.indicators and ref is not None:
             years = ref.end.year - ref.start.year + 1
