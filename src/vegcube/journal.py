@@ -48,6 +48,8 @@ class RunResult:
     out: Path
     outputs: dict[str, Path] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    #: an update's alerts: raised and ended (`alerts.changes`); empty for a run
+    alert_changes: dict[str, list[dict[str, str]]] = field(default_factory=dict)
 
 
 def say_conflicts(p: Plan, say: Callable[[str], None]) -> None:

@@ -79,6 +79,7 @@ def write(
     zonal: pd.DataFrame | None = None,
     title: str = "vegcube report",
     series: xr.Dataset | None = None,
+    alerts: pd.DataFrame | None = None,
 ) -> Path:
     """Write ``out_dir/report/index.html`` and its PNGs (atomically) and return the HTML path.
 
@@ -88,7 +89,8 @@ def write(
     whole area when `zonal` is None) shows `variable` (from the gap-filled `series` when
     given) against its reference envelope, shaded where `SHADE_SHARE` of the monitored area
     is classed moderate or worse; a table ranks the regions by drought severity (mean VCI
-    ascending) in that period.
+    ascending) in that period. With `alerts` (`vegcube.alerts.evaluate`), the regions on
+    alert come first, then the alerts that ended.
     """
     _check(composites, reference, indicators, variable, zonal)
     _require_matplotlib()
@@ -107,7 +109,7 @@ def write(
         images = _maps(tmp, comp_t, ind_t, variable)
         for i, (name, df) in enumerate(plots.items()):
             images.append(_series_plot(tmp, name, df, variable, i, switches))
-        page = _html(title, variable, comp_t, t, images, table, switches)
+        page = _html(title, variable, comp_t, t, images, table, switches, alerts)
         (tmp / "index.html").write_text(page, encoding="utf-8")
     return final / "index.html"
 
@@ -400,6 +402,39 @@ def _series_plot(
     )
 
 
+def _alerts_html(alerts: pd.DataFrame | None) -> str:
+    """The alerts section, first on the page: ongoing alerts, then those that ended."""
+    if alerts is None:
+        return ""
+    e = html.escape
+
+    def rows(df: pd.DataFrame, ongoing: bool) -> str:
+        return "\n".join(
+            f'<tr data-region="{e(str(r.region))}" data-ongoing="{str(ongoing).lower()}">'
+            f"<td>{e(str(r.region))}</td><td>{e(str(r.rule))}</td><td>{e(str(r.variable))}</td>"
+            f"<td>{pd.Timestamp(r.start).date()}</td><td>{pd.Timestamp(r.end).date()}</td>"
+            f"<td>{int(r.periods)}</td><td>{_fmt(float(r.peak), '.3g')}</td></tr>"
+            for r in df.itertuples(index=False)
+        )
+
+    on = alerts[alerts["ongoing"].astype(bool)].sort_values(["rule", "region"])
+    ended = alerts[~alerts["ongoing"].astype(bool)].sort_values("end", ascending=False)
+    head = (
+        "<thead><tr><th>region</th><th>rule</th><th>variable</th><th>from</th><th>to</th>"
+        "<th>periods</th><th>peak</th></tr></thead>"
+    )
+    now = (
+        f'<table id="alerts">{head}<tbody>\n{rows(on, True)}\n</tbody></table>'
+        if len(on) else '<p id="alerts">No region is on alert.</p>'
+    )  # fmt: skip
+    past = (
+        f'<h3>Ended</h3><table id="ended-alerts">{head}<tbody>\n{rows(ended, False)}\n'
+        "</tbody></table>"
+        if len(ended) else ""
+    )  # fmt: skip
+    return f"<h2>Alerts ({len(on)} ongoing)</h2>\n{now}\n{past}"
+
+
 def _fmt(v: float, spec: str) -> str:
     return "–" if pd.isna(v) else format(v, spec)
 
@@ -412,6 +447,7 @@ def _html(
     images: list[_Image],
     table: pd.DataFrame,
     switches: list[_Switch],
+    alerts: pd.DataFrame | None = None,
 ) -> str:
     e = html.escape
     end = pd.Timestamp(comp_t["period_end"].values).date()
@@ -453,6 +489,7 @@ def _html(
 <h1>{e(title)}</h1>
 <p class="meta">Generated {e(now)} · variable <b>{e(var)}</b> · period shown: {e(period)}</p>
 {sensors}
+{_alerts_html(alerts)}
 <h2>Latest period</h2>
 <div class="maps">
 {maps}

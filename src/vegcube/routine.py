@@ -110,6 +110,8 @@ def update(
             chain.execute(p, result, say, window=window, state=state)
         result.timings["total"] = round(time.perf_counter() - t0, 3)
         record["timings_s"] = dict(result.timings)
+        if rc.alerts:  # what the routine's readers act on: alerts raised and ended
+            record["alerts"] = result.alert_changes
         # the stores now hold what a run of the new recipe would write: the state says so
         state.rekey(whole)
         # kept until the update is done: a failed one (run.json "failed") is redone from there

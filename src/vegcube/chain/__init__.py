@@ -6,7 +6,7 @@ persists what it computes (Zarr, read back by the next, so dask graphs stay smal
 stage is computed once), records its units of work in the journal, and times itself:
 
 composites → gap-filled series → reference → indicators → monthly → NetCDF/COG → zonal
-statistics → report.
+statistics → alerts → report.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from .. import calibrate, catalog, report, zonal
+from .. import alerts, calibrate, catalog, report, zonal
 from ..catalog.storage import gdal_http_options
 from ..errors import SourceError
 from ..journal import RunResult
@@ -114,6 +114,35 @@ def zonal_stage(ctx: Context) -> None:
         done["zonal"], done["zonal_csv"] = zonal.write(ctx.zonal, ctx.out)
 
 
+def alerts_stage(ctx: Context) -> None:
+    """The recipe's alert rules on the per-region series (OUT/alerts.parquet, .csv, .geojson);
+    an update says which alerts it raised and which ended."""
+    rc, regions = ctx.recipe, ctx.plan.regions
+    if not rc.alerts or regions is None or ctx.zonal is None:
+        return
+    keys = ("alerts", "alerts_csv", "alerts_geojson")
+    files = tuple(ctx.out / f"alerts.{ext}" for ext in ("parquet", "csv", "geojson"))
+    if ctx.kept("alerts", *files):
+        ctx.result.outputs.update(zip(keys, files, strict=True))
+        ctx.alerts = pd.read_parquet(files[0])
+        return
+    update = ctx.window.since is not None
+    before = pd.read_parquet(files[0]) if update and files[0].exists() else None
+    with ctx.timed("alerts"):
+        events = alerts.evaluate(ctx.zonal, rc.alerts)
+        written = alerts.write(events, regions, ctx.out)
+    ctx.result.outputs.update(zip(keys, written, strict=True))
+    ctx.alerts = events
+    on = events[events["ongoing"].astype(bool)]
+    ctx.say(f"alerts: {len(on)} ongoing ({', '.join(sorted(set(on['region']))) or 'none'})")
+    if update:
+        ctx.result.alert_changes = found = alerts.changes(before, events)
+        for a in found["raised"]:
+            ctx.say(f"alert raised: {a['rule']} in {a['region']} since {a['since']}")
+        for a in found["ended"]:
+            ctx.say(f"alert ended: {a['rule']} in {a['region']} (last period {a['last']})")
+
+
 def report_stage(ctx: Context) -> None:
     """OUT/report/: maps and time series of the latest period, one HTML page."""
     rc = ctx.recipe
@@ -127,7 +156,7 @@ def report_stage(ctx: Context) -> None:
         ctx.result.outputs["report"] = report.write(
             ctx.out, composites=ctx.products["composites"], reference=ctx.reference,
             indicators=ctx.products["indicators"], variable=rc.indices[0], zonal=ctx.zonal,
-            series=ctx.products.get("gapfilled"),
+            series=ctx.products.get("gapfilled"), alerts=ctx.alerts,
         )  # fmt: skip
 
 
@@ -139,6 +168,7 @@ STAGES: tuple[Callable[[Context], None], ...] = (
     monthly_stage,
     formats_stage,
     zonal_stage,
+    alerts_stage,
     report_stage,
 )
 

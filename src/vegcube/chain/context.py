@@ -52,6 +52,7 @@ class Context:
     series: xr.Dataset | None = None
     reference: xr.Dataset | None = None
     zonal: pd.DataFrame | None = None
+    alerts: pd.DataFrame | None = None
 
     @property
     def recipe(self) -> Recipe:

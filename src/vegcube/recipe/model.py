@@ -11,7 +11,7 @@ from ..indicators import INDICATORS
 from ._base import _Section
 from .drought import DroughtClasses, LstSpec, ReferenceSpec
 from .masking import MaskSpec
-from .outputs import DaskSpec, OutputSpec, RegionsSpec
+from .outputs import AlertRule, DaskSpec, OutputSpec, RegionsSpec
 from .processing import CompositeSpec, GapfillSpec
 from .source import AOISpec, GridSpec, SourceSpec, TimeSpec
 
@@ -53,6 +53,9 @@ class Recipe(_Section):
     )
     drought_classes: DroughtClasses = DroughtClasses()
     regions: RegionsSpec | None = Field(None, description="per-region statistics, optional")
+    alerts: list[AlertRule] = Field(
+        [], description="rules raising alerts per region on its series (need `regions`)"
+    )
     output: OutputSpec
     dask: DaskSpec = DaskSpec()
 
@@ -85,6 +88,7 @@ class Recipe(_Section):
                     f"({self.time.start}) and at most time.end ({self.time.end}); give the day "
                     "the newer sensor takes over, inside the series"
                 )
+        self._check_alerts()
         ref = self.reference
         if self.indicators and ref is not None:
             years = ref.end.year - ref.start.year + 1
@@ -106,3 +110,35 @@ class Recipe(_Section):
         if len(set(v)) != len(v):
             raise ValueError(f"indices are repeated: {v}")
         return v
+
+    def zonal_variables(self) -> list[str]:
+        """The variables of the per-region series (OUT/zonal.parquet) this recipe writes (the
+        float ones: counts and reference years are not averaged over regions)."""
+        out = list(self.indices) + (["lst"] if self.lst is not None else [])
+        for ind in self.indicators:
+            if ind in ("tci", "vhi"):
+                continue
+            out += [f"{i}_{ind}" for i in self.indices]
+            if ind == "drought_class":
+                out += [f"{i}_drought_share" for i in self.indices]
+                if self.drought_classes.min_confidence is not None:
+                    out += [f"{i}_confidence" for i in self.indices]
+        out += ["lst_tci"] if "tci" in self.indicators else []
+        out += [f"{i}_vhi" for i in self.indices] if "vhi" in self.indicators else []
+        return out
+
+    def _check_alerts(self) -> None:
+        if not self.alerts:
+            return
+        if self.regions is None:
+            raise ValueError("alerts: need a `regions: {path, id}` section (alerts are per region)")
+        names = [a.name for a in self.alerts]
+        if len(set(names)) != len(names):
+            raise ValueError(f"alerts: rule names must be unique; got {names}")
+        known = self.zonal_variables()
+        for i, rule in enumerate(self.alerts):
+            if rule.variable not in known:
+                raise ValueError(
+                    f"alerts.{i}.variable: {rule.variable!r} is not a per-region series of this "
+                    f"recipe; it writes: {', '.join(known)}"
+                )

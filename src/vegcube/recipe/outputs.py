@@ -7,12 +7,12 @@ import typing
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from .. import export as _export
 from ._base import _Section
 
-__all__ = ["DaskSpec", "OutputSpec", "RegionsSpec"]
+__all__ = ["AlertRule", "DaskSpec", "OutputSpec", "RegionsSpec"]
 
 
 class RegionsSpec(_Section):
@@ -24,6 +24,35 @@ class RegionsSpec(_Section):
     )
     id: str = Field("name", description="attribute holding each region's unique name")
     layer: str | None = Field(None, description="layer name inside `path` (GeoPackage)")
+
+
+class AlertRule(_Section):
+    """One alert rule on the per-region series: a region is on alert while its mean of
+    `variable` stays below (or above) a threshold for `periods` consecutive periods."""
+
+    name: str = Field(description="the rule's name, as the alerts tables show it",
+                      examples=["dry-rootzone"])  # fmt: skip
+    variable: str = Field(
+        description="a per-region variable: an index, <index>_<indicator> (e.g. ndvi_zscore, "
+        "sm_rootzone_pctl), <index>_drought_share (share of the area moderate or worse)",
+        examples=["ndvi_zscore"],
+    )
+    below: float | None = Field(
+        None, description="alert while the region's mean is below this", examples=[-1.5]
+    )
+    above: float | None = Field(None, description="alert while the region's mean is above this")
+    periods: int = Field(2, ge=1, le=36, description="consecutive periods needed to raise it")
+    min_valid_fraction: float = Field(
+        0.5, ge=0, le=1,
+        description="a period whose mean covers less of the region (clouds) is not judged: it "
+        "neither confirms nor ends a run",
+    )  # fmt: skip
+
+    @model_validator(mode="after")
+    def _one_threshold(self) -> AlertRule:
+        if (self.below is None) == (self.above is None):
+            raise ValueError("give exactly one of below or above")
+        return self
 
 
 if typing.TYPE_CHECKING:

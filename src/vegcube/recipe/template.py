@@ -28,6 +28,14 @@ def template() -> str:
     def walk(model: type[BaseModel], indent: str, off: str = "") -> None:
         for name, field in model.model_fields.items():
             sub = _section_type(field.annotation)
+            if sub is not None and getattr(field.annotation, "__origin__", None) is list:
+                # a list of sections (alerts): one commented entry showing its keys
+                lines.append(f"# {indent}{name}:  # {field.description}")
+                for i, (key, f) in enumerate(sub.model_fields.items()):
+                    value = _yaml_value(f.examples[0] if f.examples else f.default)
+                    dash = "  " if i else "- "
+                    lines.append(f"# {indent}  {dash}{key}: {value}  # {f.description}")
+                continue
             if sub is not None:
                 doc = (sub.__doc__ or "").strip().splitlines()[0]
                 optional = field.default is None and name not in _ACTIVE_OPTIONAL

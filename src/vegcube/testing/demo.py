@@ -122,7 +122,8 @@ class DemoArchive:
     def demo_recipe(self, out_dir: str | os.PathLike[str]) -> dict[str, Any]:
         """The recipe `vegcube demo` runs: `recipe()` as a drought service would set it up.
 
-        Adds the districts (zonal statistics), the report and spatio-temporal gap filling
+        Adds the districts (zonal statistics and a drought alert), the report and
+        spatio-temporal gap filling
         (cloud gaps filled, one-date residue replaced, droughts kept); drought classes take
         the recipe's defaults, given only for significant departures
         (`benchmarks/validate_drought.py` compares the choices).
@@ -130,6 +131,11 @@ class DemoArchive:
         rc = self.recipe(out_dir)
         rc["gapfill"] = {"method": "spatiotemporal"}
         rc["regions"] = {"path": str(self.regions), "id": "name"}
+        # a district is on alert while a quarter of its classed area is in moderate drought
+        # or worse for two dekads in a row (the share is over the classed area: every period
+        # judges, however much of the district is not monitorable)
+        rc["alerts"] = [{"name": "drought", "variable": "ndvi_drought_share", "above": 0.25,
+                         "periods": 2, "min_valid_fraction": 0.0}]  # fmt: skip
         rc["output"]["report"] = True
         return rc
 
