@@ -32,8 +32,15 @@ def search(
         help="table: scenes and a per-month summary; json: a STAC ItemCollection; "
         "geojson: a FeatureCollection of footprints.",
     ),
+    quicklooks: Path | None = typer.Option(
+        None,
+        "--quicklooks",
+        help="Also write per scene an RGB PNG of the area with the cloud/shadow mask (magenta) "
+        "and its dilation (yellow) drawn over it, and contact_sheet.png, into this folder.",
+    ),
 ) -> None:
-    """Search the recipe's catalog (no pixel read) and print the scenes a run would use."""
+    """Search the recipe's catalog and print the scenes a run would use (no pixel read,
+    unless --quicklooks)."""
     import pystac
 
     from ..catalog import latency, monthly_summary
@@ -42,6 +49,13 @@ def search(
     with exit_codes():
         p = plan(recipe)
         months = monthly_summary(p.items, start=p.recipe.time.start, end=p.recipe.time.end)
+        if quicklooks is not None:
+            from .. import quicklook
+
+            written = quicklook.write(p, quicklooks)
+            Console(stderr=True).print(
+                f"{len(written) - 1} quicklooks and {written[-1].name} written to {quicklooks}"
+            )
     out = Console(highlight=False, soft_wrap=True)
     if format is Format.json:
         doc = pystac.ItemCollection(p.items).to_dict(transform_hrefs=False)
