@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # imported on first use (PEP 562): `vegcube --help` starts fa
         reference,
         report,
         sensors,
+        speckle,
         zonal,
     )
     from .journal import RunResult
@@ -45,7 +46,8 @@ if TYPE_CHECKING:  # imported on first use (PEP 562): `vegcube --help` starts fa
 
 _MODULES = {
     "aoi", "calibrate", "catalog", "chain", "composite", "cube", "download", "export", "gapfill",
-    "indicators", "indices", "journal", "mask", "reference", "report", "sensors", "zonal",
+    "indicators", "indices", "journal", "mask", "reference", "report", "sensors", "speckle",
+    "zonal",
 }  # fmt: skip
 _NAMES = {
     "Recipe": "recipe",
@@ -92,6 +94,7 @@ __all__ = [
     "report",
     "run",
     "sensors",
+    "speckle",
     "update",
     "zonal",
 ]

@@ -146,7 +146,9 @@ def compute(
                 out[f"{name}_vhi"] = vhi(vci, heat, alpha=alpha)
                 continue
             da = value(ind).astype("float32")
-            da.attrs = {"long_name": f"{_LONG[ind]} of {name}", "units": _UNITS[ind]}
+            # an anomaly is in the index's own unit (dB for radar backscatter)
+            unit = x.attrs.get("units", "1") if ind == "anomaly" else _UNITS[ind]
+            da.attrs = {"long_name": f"{_LONG[ind]} of {name}", "units": unit}
             out[f"{name}_{ind}"] = da
         years = count.astype("int16")
         years.attrs = {"long_name": f"reference years behind the indicators of {name}"}

@@ -95,11 +95,16 @@ def valid(
     for sensor, positions in plan:
         sub = cube if positions is None else cube.isel(time=positions)
         flags = chosen.get(sensor.name, sensor.default_flags)
-        qa_name = qa_band or _qa_name(sub, sensor)
-        bad, cloudy = sensor.invalid(sub[qa_name], flags=flags)
-        if dilate_m > 0:
-            cloudy = dilate(cloudy, metres=dilate_m)
-        bad = bad | cloudy
+        if qa_band or sensor.qa_band:
+            qa_name = qa_band or _qa_name(sub, sensor)
+            bad, cloudy = sensor.invalid(sub[qa_name], flags=flags)
+            if dilate_m > 0:
+                cloudy = dilate(cloudy, metres=dilate_m)
+            bad = bad | cloudy
+        else:  # no QA band (Sentinel-1 RTC): only missing values are invalid
+            qa_name = ""
+            first = sub[next(iter(sub.data_vars))]
+            bad = xr.zeros_like(first, dtype=bool)
         if bands is not None:
             names = list(bands)
         else:

@@ -74,6 +74,19 @@ def plan(recipe: Recipe | dict[str, Any] | str | os.PathLike[str]) -> Plan:
             f"composite.reducer: {rc.composite.reducer!r} scores scenes by their Sentinel-2 "
             f"SCL; use median, mean, max or min with {', '.join(colls)}"
         )
+    radar = [c for c in colls if c in sensors.SENTINEL1.collections]
+    if rc.mask.speckle is not None and not radar:
+        raise RecipeError(
+            f"mask.speckle: filters radar backscatter; source.collection ({', '.join(colls)}) "
+            "has none: use sentinel-1-rtc or remove mask.speckle"
+        )
+    db = [i for i in rc.indices if indices.resolve(i).decibels]
+    if db and "pct_normal" in rc.indicators:
+        raise RecipeError(
+            f"indicators: pct_normal (100·x/mean) has no meaning for values in dB "
+            f"({', '.join(db)}); use anomaly (in dB) and zscore, or the linear index "
+            f"{db[0].removesuffix('_db')}"
+        )
     items: list[pystac.Item] = []
     for coll in colls:
         found = catalog.search(
@@ -84,11 +97,19 @@ def plan(recipe: Recipe | dict[str, Any] | str | os.PathLike[str]) -> Plan:
             end=rc.time.end,
             max_cloud_cover=rc.source.max_cloud_cover,
         )
+        if rc.source.orbit_state is not None:  # radar: one direction, never both mixed
+            state = sensors.sentinel1.orbit_state
+            found = [it for it in found if state(it.properties) == rc.source.orbit_state]
         if found:
             try:
                 cube.asset_keys(found, per[coll], collection=coll)
             except BandError as exc:  # name the recipe's index that needs the band
-                needing = [i for i in rc.indices if exc.band in indices.bands_for(coll, [i])[:-1]]
+                qa = sensors.for_collection(coll).qa_band
+                needing = [
+                    i
+                    for i in rc.indices
+                    if exc.band != qa and exc.band in indices.bands_for(coll, [i])
+                ]
                 where = f"indices ({', '.join(needing)})" if needing else "source.collection"
                 raise BandError(str(exc), band=exc.band, field=where) from None
         items += found

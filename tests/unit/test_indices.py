@@ -52,4 +52,5 @@ def test_index_missing_band_and_unknown_name():
     with pytest.raises(ValueError, match="unknown index"):
         indices.resolve("NOPE")
     with pytest.raises(ValueError, match="optical"):
-        indices.resolve("VHVVR")  # radar index
+        indices.resolve("NBRT1")  # needs a thermal band (radar indices resolve: vv, vh)
+    assert indices.resolve("VHVVR").bands == ("vh", "vv")

@@ -55,11 +55,14 @@ def test_sensor_registry_and_bands():
     mask_keys = set(MaskSpec.model_fields)
     for sensor in sensors.SENSORS:  # the common record, consistent with itself
         assert isinstance(sensor, sensors.Sensor)
-        assert sensor.qa_band in sensor.qa_bands and sensor.qa_band in sensor.asset_aliases
         assert set(sensor.default_flags) <= set(sensor.qa_flags)
         assert set(sensor.qa_flags) >= sensor.cloud_flags
-        assert sensor.mask_key in mask_keys  # each sensor's flags have a recipe key
         assert set(sensor.index_bands.values()) <= set(sensor.asset_aliases)
+        if not sensor.qa_band:  # no quality band (Sentinel-1 RTC): nothing to flag
+            assert not (sensor.qa_bands or sensor.qa_flags or sensor.mask_key)
+            continue
+        assert sensor.qa_band in sensor.qa_bands and sensor.qa_band in sensor.asset_aliases
+        assert sensor.mask_key in mask_keys  # each sensor's flags have a recipe key
 
 
 def test_sensor_tiles_and_attrs():

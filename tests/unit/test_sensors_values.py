@@ -44,7 +44,7 @@ def test_corpus_covers_every_catalog_and_collection():
     """Every catalog × collection vegcube names has real items with their provenance; the
     Sentinel-2 ones at least two (before and after the baseline switch where one was found)."""
     folders = {(p.parts[-3], p.parts[-2]) for p in ITEMS.glob("*/*/*.json")}
-    tested = {k[:2] for k in S2_OFFSETS} | {k[:2] for k in OTHERS}
+    tested = {k[:2] for k in S2_OFFSETS} | {k[:2] for k in OTHERS} | {k[:2] for k in RADAR}
     assert folders == tested
     for cat, coll in folders:
         files = sorted((ITEMS / cat / coll).glob("*.json"))
@@ -54,7 +54,8 @@ def test_corpus_covers_every_catalog_and_collection():
             assert (doc["id"], doc["collection"]) == (f.stem, coll)
             assert doc["id"] in readme  # its source and licence are written down
         assert len(files) >= (2 if coll.startswith("sentinel-2") else 1)
-    assert len(list(ITEMS.glob("*/*/*.json"))) == len(S2_OFFSETS) + len(OTHERS)  # all tested
+    # all tested (radar: tests/unit/test_sentinel1_items.py)
+    assert len(list(ITEMS.glob("*/*/*.json"))) == len(S2_OFFSETS) + len(OTHERS) + len(RADAR)
 
 
 @pytest.mark.parametrize(("catalog_name", "collection", "item_id"), sorted(S2_OFFSETS))
@@ -164,6 +165,17 @@ OTHERS = {
         "ndvi",
         "red",
     ],
+}
+
+
+#: radar items (linear γ⁰ in float32, no QA band): their values are tested in
+#: tests/unit/test_sentinel1_items.py
+RADAR = {
+    ("planetary-computer", "sentinel-1-rtc", i): ["vv", "vh"]
+    for i in (
+        "S1A_IW_GRDH_1SDV_20240419T045904_20240419T045916_053498_067DF2_rtc",
+        "S1A_IW_GRDH_1SDV_20250311T044231_20250311T044249_058252_073302_rtc",
+    )
 }
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import xarray as xr
 
 from .. import aoi as aoi_mod
-from .. import blocks, calibrate, composite, cube, indices, mask, sensors
+from .. import blocks, calibrate, composite, cube, indices, mask, sensors, speckle
 from ..planning import Plan
 
 __all__ = ["composites", "lst_composites", "provisional", "scene_composites"]
@@ -54,6 +54,8 @@ def composites(p: Plan, *, fits: list[dict[str, Any]] | None = None) -> xr.Datas
         halo += cp.average_over
     if reducer.halo_m(spec.params):
         halo += math.ceil(reducer.halo_m(spec.params) / res) + 1
+    if rc.mask.speckle is not None:  # the speckle filter's window (radar)
+        halo += speckle.halo(rc.mask.speckle.size)
     table = composite.periods(rc.time.start, rc.time.end, spec.period)
     cut = blocks.layout(
         p.grid,
@@ -99,6 +101,12 @@ def scene_composites(
     per = {c: indices.bands_for(c, rc.indices) for c in colls}
     one = colls[0] if len(colls) == 1 else None  # a single collection applies to every item
     scenes = cube.load(items, per, grid=grid, collection=one, chunk=chunk)
+    sp = rc.mask.speckle
+    if sp is not None:  # radar: each scene filtered in linear power, before any mask
+        scenes = speckle.apply(
+            scenes, bands=sensors.sentinel1.POLARISATIONS, method=sp.filter, size=sp.size,
+            looks=sp.looks,
+        )  # fmt: skip
     ok = mask.valid(
         scenes,
         scl_classes=rc.mask.sentinel2_scl,
@@ -136,6 +144,7 @@ def scene_composites(
         idx, scl=scenes[qa] if reducer.needs_qa else None,
         period=spec.period, start=start, end=end, **spec.params,
     )  # fmt: skip
+    out = indices.finish(out, rc.indices)  # radar: dB of the linear composites
     if cal is not None and cal.switch is not None:
         out = out.assign_coords(sensor=("time", calibrate.period_sensors(idx, out)))
         out["sensor"].attrs = {"long_name": "sensors of the period's scenes (continuity series)"}

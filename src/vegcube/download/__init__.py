@@ -22,10 +22,11 @@ checksums) are retried with exponential backoff, honouring ``Retry-After``. Ever
 written under a temporary name and renamed, so a rerun skips complete files and resumes the
 rest. `jobs` plans which assets and windows to fetch; `mirror` writes the catalog.
 
-HDF5 granule products (VIIRS VNP13A1/VJ113A1/VJ213A1 from NASA's CMR-STAC, `sensors.viirs`)
-take another path (`cmr`): each granule is fetched whole the same way, the layers the recipe
-needs are converted to COGs on the tile's sinusoidal grid (`hdf5`) and the mirror's items get
-Planetary Computer's MODIS item shape, so the mirror runs the normal chain.
+HDF5 granule products (VIIRS VNP13A1/VJ113A1/VJ213A1 from NASA's CMR-STAC, `sensors.viirs`;
+SMAP SPL4SMGP/SPL3SMP_E, `sensors.smap`) take another path (`cmr`): each granule is fetched
+whole the same way, the layers the recipe needs are converted to COGs on the tile's
+sinusoidal grid (`hdf5`) or the AOI window of the EASE-Grid 2.0 global grid, one item per UTC
+day (`ease`), so the mirror runs the normal chain.
 
 Credentials: ``VEGCUBE_HTTP_TOKEN`` (sent as ``Authorization: Bearer …``; an Earthdata token
 for NASA's archives) or ``~/.netrc``; never logged, printed or written to the mirror.
@@ -43,8 +44,7 @@ from ..aoi import read_aoi
 from ..errors import RecipeError
 from ..planning import plan
 from ..recipe import load_recipe
-from ..sensors.viirs import granule_product
-from .cmr import mirror_granules
+from .cmr import granule_product, mirror_granules
 from .http import TOKEN_ENV, gdal_http_options
 from .jobs import MirroredFile, plan_jobs
 from .mirror import Mirror, write_catalog

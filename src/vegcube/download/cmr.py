@@ -2,13 +2,15 @@
 
 NASA's CMR-STAC (``https://cmr.earthdata.nasa.gov/stac/LPCLOUD``) lists VIIRS granules as
 items with one ``.h5`` data asset (keyed by a token of the granule name), no ``proj:`` and no
-``raster:`` fields; the files need an Earthdata login. For a recipe whose collections are
-granule products (`sensors.viirs.GRANULES`), `mirror_granules` searches the API like any STAC
+``raster:`` fields; the files need an Earthdata login (SMAP: ``…/stac/NSIDC_CPRD``, likewise).
+For a recipe whose collections are granule products (`granule_product`: `sensors.viirs.GRANULES`,
+`sensors.smap.SMAP_GRANULES`), `mirror_granules` searches the API like any STAC
 API, fetches each granule with the download machinery (``VEGCUBE_HTTP_TOKEN`` bearer token or
 ``~/.netrc``, retries, resume, staging), converts the layers the recipe needs into COGs on the
 tile's sinusoidal grid (`hdf5`; the AOI window plus `margin` pixels when clipping) and returns
 one `Job` per COG, whose item is the granule in Planetary Computer's MODIS shape (``proj:wkt2``,
 ``proj:transform``, ``raster:bands`` with scale and nodata), for `mirror.write_catalog`.
+Products on one global grid (SMAP, EASE-Grid 2.0) become one item per UTC day (`ease`).
 
 A rerun skips granules whose COGs are complete; a granule is deleted once converted (pass
 `keep_granules` to keep it).
@@ -24,19 +26,20 @@ from typing import Any
 
 import pystac
 from rasterio.crs import CRS
-from rasterio.warp import transform_bounds
 
 from .. import catalog, indices, sensors
 from ..aoi import read_aoi
 from ..errors import BandError, SourceError
 from ..sensors.modis import SINUSOIDAL_WKT
-from ..sensors.viirs import GranuleProduct, granule_product, granule_tile
+from ..sensors.smap import smap_product
+from ..sensors.viirs import GranuleProduct, granule_tile
+from ..sensors.viirs import granule_product as tiled_product
 from . import clip as clipping
-from . import hdf5
+from . import ease, hdf5
 from .jobs import Grid, Job, MirroredFile, window
 from .scheduler import Scheduler
 
-__all__ = ["data_asset", "granule_item", "mirror_granules"]
+__all__ = ["data_asset", "granule_item", "granule_product", "mirror_granules"]
 
 _COG = "image/tiff; application=geotiff; profile=cloud-optimized"
 _EXTENSIONS = [
@@ -75,18 +78,22 @@ def mirror_granules(
             f"source: no {' or '.join(rc.source.collections)} granules in {rc.source.catalog} "
             f"intersect the AOI between {rc.time.start} and {rc.time.end}; check aoi and time"
         )
-    layers: list[Job] = []
+    daily = [f for f in found if smap_product(f[0]) is not None]
+    done, layers = ease.mirror_daily(
+        daily, root=root, scheduler=scheduler, clip=clip, margin=margin, bbox=bbox,
+        data_asset=data_asset, qa_keys=_qa_keys, keep_granules=keep_granules, log=log,
+    )  # fmt: skip
     fetch: dict[Job, list[Job]] = {}
-    done: list[MirroredFile] = []
     for coll, keys, item in found:
-        product = granule_product(coll)
-        assert product is not None
+        product = tiled_product(coll)
+        if product is None:
+            continue  # a global-grid product (SMAP), mirrored above
         tile = granule_tile(item.id)
         if tile is None:
             raise SourceError(f"item {item.id}: not a tiled granule name (…hHHvVV…)")
         grid: Grid = (CRS.from_wkt(SINUSOIDAL_WKT), hdf5.tile_grid(*tile, product.pixels),
                       (product.pixels, product.pixels))  # fmt: skip
-        if not _overlaps(grid, bbox):
+        if not ease.overlaps(grid, bbox):
             log(f"{item.id}: the AOI misses tile h{tile[0]:02d}v{tile[1]:02d}; skipped")
             continue
         key, href = data_asset(item)
@@ -103,8 +110,9 @@ def mirror_granules(
         name = PurePosixPath(urllib.parse.urlsplit(href).path).name or f"{item.id}.h5"
         granule = Job(item, key, href, folder / name, False, False, None, None, None)
         fetch[granule] = jobs
-    log(f"{len(found)} granules: {len(fetch)} to fetch and convert")
-    for got in scheduler.run(list(fetch)):
+    if fetch or not daily:
+        log(f"{len(found) - len(daily)} granules: {len(fetch)} to fetch and convert")
+    for got in scheduler.run(list(fetch)) if fetch else []:
         granule = next(g for g in fetch if g.dest == got.path)
         for job in fetch[granule]:
             done.append(_convert(granule.dest, job, product_of(job), bbox=bbox, margin=margin))
@@ -193,6 +201,12 @@ def granule_item(
     return item
 
 
+def granule_product(collection: str | None) -> GranuleProduct | None:
+    """The HDF5 granule product of a CMR-STAC collection id: tiled (VIIRS) or on a global
+    grid (SMAP); None if the collection is not a granule product."""
+    return tiled_product(collection) or smap_product(collection)
+
+
 def _qa_keys(collection: str) -> set[str]:
     """The asset keys of the collection's QA layers (categorical)."""
     sensor = sensors.for_collection(collection)
@@ -225,7 +239,9 @@ def _targets(rc: Any) -> list[tuple[str, str, list[str], float]]:
         keys = [sensor.asset_aliases[b][0] for b in bands]
         out.append((coll, rc.source.catalog, keys, rc.source.max_cloud_cover))
     lst = getattr(rc, "lst", None)
-    for coll in lst.collections if lst is not None else []:
+    if lst is None:
+        return out
+    for coll in lst.collections:
         if granule_product(coll) is None:
             continue
         sensor = sensors.for_collection(coll)
@@ -233,14 +249,6 @@ def _targets(rc: Any) -> list[tuple[str, str, list[str], float]]:
         keys = [sensor.asset_aliases[b][0] for b in (band, sensor.qa_for(band))]
         out.append((coll, lst.catalog or rc.source.catalog, keys, lst.max_cloud_cover))
     return out
-
-
-def _overlaps(grid: Grid, bbox: tuple[float, ...]) -> bool:
-    crs, tr, (rows, cols) = grid
-    left, bottom, right, top = transform_bounds("EPSG:4326", crs, *bbox, densify_pts=21)
-    x0, y0 = tr.c, tr.f
-    x1, y1 = x0 + cols * tr.a, y0 + rows * tr.e
-    return left < x1 and right > x0 and bottom < y0 and top > y1
 
 
 def _convert(

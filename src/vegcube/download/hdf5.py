@@ -43,6 +43,8 @@ __all__ = [
     "read_layer",
     "struct_metadata",
     "tile_grid",
+    "to_nodata",
+    "write_cog",
 ]
 
 #: west and north edges of the sinusoidal tiling, as the products' StructMetadata gives them
@@ -117,8 +119,9 @@ def granule_grid(path: Path, *, dataset: str, tile: tuple[int, int]) -> tuple[Af
 def read_layer(
     path: Path, dataset: str, *, grid: str | None = None, window: Window | None = None
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    """The values (as stored, no scaling or masking) and attributes of `dataset` (its name
-    under ``HDFEOS/GRIDS/<grid>/Data Fields``; any grid when `grid` is None)."""
+    """The values (as stored, no scaling or masking) and attributes of `dataset`: its name
+    under ``HDFEOS/GRIDS/<grid>/Data Fields`` (any grid when `grid` is None), or a plain HDF5
+    path with its groups (``Geophysical_Data/sm_rootzone``: SMAP)."""
     with _open(path) as nc:
         var = _dataset(nc, grid, dataset, path)
         var.set_auto_maskandscale(False)
@@ -142,9 +145,11 @@ def convert(
     dtype: str | None = None,
     grid: str | None = None,
     window: Window | None = None,
+    crs: str = SINUSOIDAL_WKT,
 ) -> Path:
-    """Write `dataset` of granule `path` (or its `window`) as a COG at `dest` on the tile's
-    `transform`: values as stored, `fills` and the ``_FillValue`` attribute → `nodata`.
+    """Write `dataset` of granule `path` (or its `window`) as a COG at `dest` on the grid's
+    `transform` (in `crs`): values as stored, `fills` and the ``_FillValue`` attribute →
+    `nodata`.
 
     Raises `DataError` naming the file and dataset if it is missing or not of `dtype`.
     """
@@ -156,18 +161,33 @@ def convert(
         )
     if data.ndim != 2:
         raise DataError(f"{path.name}: {dataset!r} has {data.ndim} dimensions, expected 2")
+    data = to_nodata(data, attrs, fills=fills, nodata=nodata)
+    if window is not None:
+        transform = rasterio.windows.transform(window, transform)
+    return write_cog(dest, data, transform=transform, nodata=nodata, crs=crs)
+
+
+def to_nodata(
+    data: np.ndarray, attrs: dict[str, Any], *, fills: Iterable[float], nodata: float
+) -> np.ndarray:
+    """`data` with `fills` and the dataset's ``_FillValue`` attribute replaced by `nodata`."""
     declared = np.atleast_1d(np.asarray(attrs.get("_FillValue", []))).ravel().tolist()
     fill = [f for f in {*fills, *declared} if _fits(f, data.dtype) and f != nodata]
     if fill:
         data = np.where(np.isin(data, fill), np.asarray(nodata, data.dtype), data)
-    if window is not None:
-        transform = rasterio.windows.transform(window, transform)
+    return data
+
+
+def write_cog(
+    dest: Path, data: np.ndarray, *, transform: Affine, nodata: float, crs: str = SINUSOIDAL_WKT
+) -> Path:
+    """Write the 2-D `data` atomically as a COG at `dest` (`transform` in `crs`)."""
     with atomic_path(dest) as tmp:
-        _write_cog(tmp, data, transform, nodata)
+        _write_cog(tmp, data, transform, nodata, crs)
     return dest
 
 
-def _write_cog(path: Path, data: np.ndarray, transform: Affine, nodata: int) -> None:
+def _write_cog(path: Path, data: np.ndarray, transform: Affine, nodata: float, crs: str) -> None:
     rows, cols = data.shape
     profile = {
         "driver": "GTiff",
@@ -175,7 +195,7 @@ def _write_cog(path: Path, data: np.ndarray, transform: Affine, nodata: int) -> 
         "width": cols,
         "count": 1,
         "dtype": data.dtype.name,
-        "crs": CRS.from_wkt(SINUSOIDAL_WKT),
+        "crs": CRS.from_user_input(crs),
         "transform": transform,
         "nodata": nodata,
     }
@@ -184,6 +204,8 @@ def _write_cog(path: Path, data: np.ndarray, transform: Affine, nodata: int) -> 
     opts["OVERVIEWS"] = "AUTO" if max(rows, cols) > _OVERVIEW_MIN else "NONE"
     if data.dtype.kind in "iu" and data.dtype.itemsize > 1:
         opts["PREDICTOR"] = 2
+    elif data.dtype.kind == "f":
+        opts["PREDICTOR"] = 3
     with MemoryFile() as mem, mem.open(**profile) as src:
         src.write(data, 1)
         rasterio.shutil.copy(src, path, driver="COG", **opts)
@@ -194,7 +216,11 @@ def _fits(value: Any, dtype: np.dtype[Any]) -> bool:
         v = float(value)
     except (TypeError, ValueError):
         return False
-    if not math.isfinite(v) or v != int(v):
+    if not math.isfinite(v):
+        return False
+    if dtype.kind == "f":
+        return True
+    if v != int(v):
         return False
     info = np.iinfo(dtype) if dtype.kind in "iu" else None
     return info is None or info.min <= v <= info.max
@@ -226,7 +252,14 @@ def _text(nc: Any, name: str) -> str:
 
 
 def _dataset(nc: Any, grid: str | None, dataset: str | None, path: Path) -> Any:
-    """`dataset` of `grid` (any grid if None); the first 2-D dataset of `grid` if no name."""
+    """`dataset` of `grid` (any grid if None); the first 2-D dataset of `grid` if no name;
+    a plain HDF5 path (``group/…/name``) as is."""
+    if dataset is not None and "/" in dataset:
+        group, _, leaf = dataset.strip("/").rpartition("/")
+        try:
+            return nc[group].variables[leaf]
+        except (KeyError, IndexError):
+            raise DataError(f"{path.name}: no dataset {dataset!r}") from None
     try:
         grids = nc[_GRIDS].groups
     except (KeyError, IndexError):

@@ -3,14 +3,50 @@ and accepted flags are the sensor's) and the optional s2cloudless cloud probabil
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from ..sensors import LANDSAT, MODIS09A1, MODIS11A2, MODIS13Q1, MODIS21A2, SENTINEL2, SLSTR, Sensor
+from ..sensors import (
+    LANDSAT,
+    MODIS09A1,
+    MODIS11A2,
+    MODIS13Q1,
+    MODIS21A2,
+    SENTINEL2,
+    SLSTR,
+    SMAP_L3,
+    SMAP_L4,
+    Sensor,
+)
 from ._base import _Section
 
-__all__ = ["CloudProbabilitySpec", "MaskSpec"]
+__all__ = ["CloudProbabilitySpec", "MaskSpec", "SpeckleSpec"]
+
+
+class SpeckleSpec(_Section):
+    """Speckle filter of radar backscatter (Sentinel-1 RTC), scene by scene in linear power."""
+
+    filter: Literal["lee", "refined_lee"] = Field(
+        "refined_lee",
+        description="lee (Lee 1980, square window) or refined_lee (Lee 1981, edge-aligned "
+        "half windows: edges stay sharp)",
+    )
+    size: int = Field(7, ge=3, le=31, description="window side in pixels (odd: 3, 5, 7, …)")
+    looks: float = Field(
+        4.4,
+        gt=0,
+        le=1000,
+        description="equivalent number of looks of the scenes (sar:looks_equivalent_number "
+        "of Planetary Computer's RTC items: 4.4); the same on every tile, so tiles join",
+    )
+
+    @field_validator("size")
+    @classmethod
+    def _odd(cls, v: int) -> int:
+        if v % 2 == 0:
+            raise ValueError(f"{v} is even; give an odd window side (3, 5, 7, …)")
+        return v
 
 
 class CloudProbabilitySpec(_Section):
@@ -82,6 +118,14 @@ class MaskSpec(_Section):
         _defaults(SLSTR),
         description=f"SLSTR confidence_in flags to mask (lst source): {_accepted(SLSTR)}",
     )
+    smap_l4_qa: list[str] = Field(
+        _defaults(SMAP_L4),
+        description=f"SMAP L4 daily granule-count flags to mask: {_accepted(SMAP_L4)}",
+    )
+    smap_l3_qa: list[str] = Field(
+        _defaults(SMAP_L3),
+        description=f"SMAP L3 retrieval_qual_flag flags to mask: {_accepted(SMAP_L3)}",
+    )
     dilate_m: float = Field(
         0,
         ge=0,
@@ -93,6 +137,11 @@ class MaskSpec(_Section):
         description="also mask Sentinel-2 clouds by s2cloudless probability from L1C "
         "(pip install 'vegcube[s2cloudless]')",
     )
+    speckle: SpeckleSpec | None = Field(
+        None,
+        description="filter radar speckle (sentinel-1-rtc) before compositing: "
+        "{filter: lee|refined_lee, size: 7, looks: 4.4}; none: unfiltered",
+    )
 
     @field_validator("sentinel2_scl")
     @classmethod
@@ -103,7 +152,14 @@ class MaskSpec(_Section):
         return v
 
     @field_validator(
-        "landsat_qa", "modis13q1_qa", "modis09a1_qa", "modis11a2_qa", "modis21a2_qa", "slstr_qa"
+        "landsat_qa",
+        "modis13q1_qa",
+        "modis09a1_qa",
+        "modis11a2_qa",
+        "modis21a2_qa",
+        "slstr_qa",
+        "smap_l4_qa",
+        "smap_l3_qa",
     )
     @classmethod
     def _known_flags(cls, v: list[str], info: ValidationInfo) -> list[str]:
@@ -118,4 +174,4 @@ class MaskSpec(_Section):
         """Flags to mask per sensor name (`Sensor.name`), for `mask.valid`."""
         from .. import sensors
 
-        return {s.name: list(getattr(self, s.mask_key)) for s in sensors.SENSORS}
+        return {s.name: list(getattr(self, s.mask_key)) for s in sensors.SENSORS if s.mask_key}

@@ -101,6 +101,12 @@ class SourceSpec(_Section):
     calibrate: CalibrateSpec | None = Field(
         None, description="fit (and apply) each other sensor's index against a reference sensor"
     )
+    orbit_state: Literal["ascending", "descending"] | None = Field(
+        None,
+        description="radar (sentinel-1-rtc): keep the passes in this direction "
+        "(sat:orbit_state); required there, since ascending and descending passes see the "
+        "ground from opposite sides at other times of day and are never mixed",
+    )
 
     @field_validator("collection")
     @classmethod
@@ -124,6 +130,23 @@ class SourceSpec(_Section):
                     f"calibrate.reference: {self.calibrate.reference!r} is not one of "
                     f"source.collection ({', '.join(self.collections)})"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _orbit_state(self) -> SourceSpec:
+        from ..sensors.sentinel1 import SENTINEL1
+
+        radar = [c for c in self.collections if c in SENTINEL1.collections]
+        if radar and self.orbit_state is None:
+            raise ValueError(
+                f"orbit_state: {radar[0]} holds ascending and descending passes, whose "
+                "geometry differs; give orbit_state: ascending or orbit_state: descending"
+            )
+        if self.orbit_state is not None and not radar:
+            raise ValueError(
+                f"orbit_state: only radar collections (sentinel-1-rtc) have an orbit "
+                f"direction to choose; {', '.join(self.collections)} has none"
+            )
         return self
 
     @property

@@ -25,9 +25,11 @@ from .landsat import LANDSAT
 from .modis import MODIS13Q1
 from .modis09 import MODIS09A1
 from .modis_lst import MODIS11A2, MODIS21A2
+from .sentinel1 import SENTINEL1
 from .sentinel2 import SENTINEL2
 from .sentinel2_l1c import SENTINEL2_L1C
 from .slstr import SLSTR
+from .smap import SMAP_L3, SMAP_L4
 from .viirs import VIIRS13A1, VIIRS21A2
 
 __all__ = [
@@ -38,9 +40,12 @@ __all__ = [
     "MODIS13Q1",
     "MODIS21A2",
     "SENSORS",
+    "SENTINEL1",
     "SENTINEL2",
     "SENTINEL2_L1C",
     "SLSTR",
+    "SMAP_L3",
+    "SMAP_L4",
     "VIIRS13A1",
     "VIIRS21A2",
     "Sensor",
@@ -62,6 +67,9 @@ SENSORS: tuple[Sensor, ...] = (
     MODIS21A2,
     SLSTR,
     VIIRS21A2,
+    SENTINEL1,
+    SMAP_L4,
+    SMAP_L3,
 )
 #: sensors read only to help mask another (never a `source` of indices)
 AUXILIARY: tuple[Sensor, ...] = (SENTINEL2_L1C,)

@@ -5,7 +5,8 @@ drought of known place and time; `serve_folder` serves any folder over HTTP with
 (`serve_faulty` too, injecting 500s, resets, truncation, 429s and tape staging);
 `serve_stac_api` serves a static catalog as a real STAC API (rustac) on 127.0.0.1;
 `generate_landsat_archive` (Landsat C2 L2, joining a catalog), `generate_modis_archive`
-(MOD13Q1, sinusoidal) and `generate_modis_lst_archive` (MOD11A2/MOD21A2 8-day 1 km LST)
+(MOD13Q1, sinusoidal), `generate_modis_lst_archive` (MOD11A2/MOD21A2 8-day 1 km LST) and
+`generate_sentinel1_archive` (Sentinel-1 RTC γ⁰ with speckle, both orbit directions)
 model the demo's land for multi-sensor tests; `generate_l1c_archive` adds the Sentinel-2
 L1C scenes of a demo archive (same clouds) for cloud probability. They all render one
 synthetic world (`world`: land cover, phenology, a drought of known place and time).
@@ -23,6 +24,7 @@ from .l1c import L1CArchive, cloud_truth, generate_l1c_archive
 from .landsat import LandsatArchive, generate_landsat_archive
 from .modis import ModisArchive, generate_modis_archive
 from .modis_lst import ModisLstArchive, generate_modis_lst_archive
+from .sentinel1 import Sentinel1Archive, generate_sentinel1_archive
 from .server import ServedFolder, serve_folder
 from .stac_api import ApiRequest, ServedStacApi, serve_stac_api
 from .world import LANDCOVER_CLASSES, Model, build_model
@@ -38,6 +40,7 @@ __all__ = [
     "Model",
     "ModisArchive",
     "ModisLstArchive",
+    "Sentinel1Archive",
     "ServedFolder",
     "ServedStacApi",
     "assert_composites",
@@ -50,6 +53,7 @@ __all__ = [
     "generate_landsat_archive",
     "generate_modis_archive",
     "generate_modis_lst_archive",
+    "generate_sentinel1_archive",
     "serve_faulty",
     "serve_folder",
     "serve_stac_api",
