@@ -130,6 +130,8 @@ def test_chain_on_the_l4_mirror_gives_dekad_means_and_finds_the_dry_spell(tmp_pa
     r["source"]["catalog"] = str(tmp_path / "m" / "catalog.json")
     r["reference"] = {"start": "2020-01-01", "end": "2022-12-31"}
     r["indicators"] = ["zscore", "anomaly"]
+    r["regions"] = {"path": str(_regions(a, tmp_path / "regions.geojson")), "id": "name"}
+    r["alerts"] = [{"name": "dry", "variable": "sm_rootzone_zscore", "below": -2, "periods": 2}]
     result = vegcube.run(r)
     comp = xr.open_zarr(result.outputs["composites"]).compute()
     assert comp.sm_rootzone.attrs["units"] == "m3 m-3"
@@ -162,6 +164,48 @@ def test_chain_on_the_l4_mirror_gives_dekad_means_and_finds_the_dry_spell(tmp_pa
     assert (anomaly[:, dry] < -0.08).all() and (z[:, dry] < -3).all()
     wet = ~dry & np.isfinite(z[0])
     assert np.abs(anomaly[:, wet]).max() < 0.05 and np.median(np.abs(z[:, wet])) < 1.5
+    # the alerts chain: the dry cells' region on alert in the dekads of the dry spell, and
+    # nothing else (precision and recall per region-dekad)
+    events = pd.read_parquet(result.outputs["alerts"])
+    dekads = pd.DatetimeIndex(comp.time.values)
+    truth = {"dry cells": (dekads >= "2023-02-01") & (dekads <= "2023-03-31"),
+             "the others": np.zeros(len(dekads), bool)}  # fmt: skip
+    tp = fp = fn = 0
+    for region, expected in truth.items():
+        on = np.zeros(len(dekads), bool)
+        for ev in events[events["region"] == region].itertuples(index=False):
+            on |= (dekads >= ev.start) & (dekads <= ev.end)
+        tp, fp = tp + int((on & expected).sum()), fp + int((on & ~expected).sum())
+        fn += int((~on & expected).sum())
+    assert tp >= 5 and tp / (tp + fp) >= 0.9 and tp / (tp + fn) >= 0.9, events
+
+
+def _regions(a, path):
+    """Two regions of the AOI: the dry-spell cells and the others (EASE-Grid 2.0 is
+    cylindrical: a block of cells is a longitude/latitude rectangle)."""
+    import json
+
+    import shapely
+    from pyproj import Transformer
+
+    to_ll = Transformer.from_crs(6933, 4326, always_xy=True)
+    rows, cols = np.nonzero(a.dry)
+    r0, c0 = a.window[0], a.window[1]
+
+    def box(row0: int, col0: int, row1: int, col1: int) -> shapely.Polygon:
+        (x0, x1), (y0, y1) = zip(EASE2_M09 * (col0, row0), EASE2_M09 * (col1, row1), strict=True)
+        (lon0, lon1), (lat0, lat1) = to_ll.transform([x0, x1], [y0, y1])
+        return shapely.box(min(lon0, lon1), min(lat0, lat1), max(lon0, lon1), max(lat0, lat1))
+
+    dry = box(r0 + rows.min(), c0 + cols.min(), r0 + rows.max() + 1, c0 + cols.max() + 1)
+    w, s, e, n = a.bbox
+    others = shapely.box(w - 0.5, s - 0.5, e + 0.5, n + 0.5).difference(dry)
+    features = [
+        {"type": "Feature", "properties": {"name": name}, "geometry": shapely.geometry.mapping(g)}
+        for name, g in (("dry cells", dry), ("the others", others))
+    ]
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    return path
 
 
 def test_l3_mirror_masks_retrievals_flagged_unusable(tmp_path, monkeypatch):
