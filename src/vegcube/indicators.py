@@ -12,7 +12,9 @@ from .errors import InputError
 
 __all__ = ["DROUGHT_CLASSES", "INDICATORS", "compute", "drought_class", "tci", "vhi"]
 
-INDICATORS = ("vci", "zscore", "anomaly", "pct_normal", "drought_class", "tci", "vhi")
+INDICATORS = (
+    "vci", "zscore", "anomaly", "pct_normal", "percentile", "drought_class", "tci", "vhi",
+)  # fmt: skip
 
 #: class code → (name, VCI upper bound); VCI at or above the last bound is "none" (0)
 DROUGHT_CLASSES: Mapping[str, float] = {"extreme": 10, "severe": 20, "moderate": 30, "mild": 40}
@@ -88,7 +90,8 @@ def compute(
     """Indicators of each variable in `comp` (time, y, x) against `ref` (period_of_year, y, x).
 
     VCI = 100·(x − min)/(max − min) clipped to [0, 100]; zscore = (x − mean)/std;
-    anomaly = x − mean; pct_normal = 100·x/mean (where mean > 0). Every indicator is NaN
+    anomaly = x − mean; pct_normal = 100·x/mean (where mean > 0); percentile = 100·Φ(zscore),
+    the value's place in the normal fitted to the reference. Every indicator is NaN
     where the reference has fewer than `min_years` years or is degenerate (max = min, std = 0),
     never ±inf. `<var>_ref_years` holds the number of reference years behind each value.
 
@@ -170,6 +173,7 @@ def _formulas(
         "zscore": lambda: ((x - mean) / std.where(std > 0)).where(enough),
         "anomaly": lambda: (x - mean).where(enough),
         "pct_normal": lambda: (100 * x / mean.where(mean > 0)).where(enough),
+        "percentile": lambda: _percentile(value("zscore")),
     }
     values: dict[str, xr.DataArray] = {}
 
@@ -230,5 +234,21 @@ _LONG = {
     "zscore": "standardised anomaly (z-score)",
     "anomaly": "anomaly",
     "pct_normal": "percent of normal",
+    "percentile": "percentile in the reference (normal fitted to its mean and std)",
 }
-_UNITS = {"vci": "percent", "zscore": "1", "anomaly": "1", "pct_normal": "percent"}
+
+
+def _percentile(z: xr.DataArray) -> xr.DataArray:
+    """100·Φ(z): where the value falls in the normal distribution of the reference period
+    (a parametric percentile: a few reference years give too few values for an empirical
+    one, whose steps would be 100/years wide; SPI-like indices make the same choice)."""
+    from scipy.special import ndtr
+
+    return xr.apply_ufunc(lambda a: (100 * ndtr(a)).astype("float32"), z, dask="parallelized",
+                          output_dtypes=["float32"])  # fmt: skip
+
+
+_UNITS = {
+    "vci": "percent", "zscore": "1", "anomaly": "1", "pct_normal": "percent",
+    "percentile": "percent",
+}  # fmt: skip

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -18,7 +20,7 @@ def test_indicators_by_hand_and_min_years():
         comp,
         ref,
         variables=["ndvi"],
-        indicators=["vci", "zscore", "anomaly", "pct_normal", "drought_class"],
+        indicators=["vci", "zscore", "anomaly", "pct_normal", "percentile", "drought_class"],
     )
     last = ind.isel(time=-2)  # 2022, period 1: x = 0.2, ref 0.5/0.7/0.6
     p1 = np.array([0.5, 0.7, 0.6])
@@ -27,6 +29,9 @@ def test_indicators_by_hand_and_min_years():
     assert float(last.ndvi_zscore[0, 0]) == pytest.approx(z, rel=1e-5)
     assert float(last.ndvi_anomaly[0, 0]) == pytest.approx(0.2 - 0.6, abs=1e-6)
     assert float(last.ndvi_pct_normal[0, 0]) == pytest.approx(100 * 0.2 / 0.6, rel=1e-5)
+    normal = 0.5 * (1 + math.erf(z / math.sqrt(2)))  # Φ(z), by hand
+    assert float(last.ndvi_percentile[0, 0]) == pytest.approx(100 * normal, rel=1e-5)
+    assert float(ind.isel(time=4).ndvi_percentile[0, 0]) == pytest.approx(50, abs=1e-4)  # mean
     assert int(last.ndvi_drought_class[0, 0]) == 4
     in_ref = ind.isel(time=2)  # 2020 period 1, x = 0.7 = max → VCI 100, class none
     assert float(in_ref.ndvi_vci[0, 0]) == pytest.approx(100)
@@ -36,7 +41,7 @@ def test_indicators_by_hand_and_min_years():
     assert float(mid.ndvi_vci[0, 0]) == pytest.approx(0)
     # period 2 has only 2 reference years: NaN everywhere, never a guess, class no data
     p2 = ind.isel(time=-1)
-    for v in ("ndvi_vci", "ndvi_zscore", "ndvi_anomaly", "ndvi_pct_normal"):
+    for v in ("ndvi_vci", "ndvi_zscore", "ndvi_anomaly", "ndvi_pct_normal", "ndvi_percentile"):
         assert np.isnan(p2[v].values).all()
     assert (p2.ndvi_drought_class.values == -1).all()
     assert (p2.ndvi_ref_years.values == 2).all()

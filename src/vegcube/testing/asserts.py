@@ -31,6 +31,7 @@ _INDICATORS: Mapping[str, tuple[float, float] | None] = {
     "zscore": None,
     "anomaly": None,
     "pct_normal": None,
+    "percentile": (0.0, 100.0),
     "confidence": (0.0, 1.0),
 }
 _STATS = ("mean", "std", "min", "max", "count")

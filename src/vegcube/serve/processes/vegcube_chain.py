@@ -116,8 +116,9 @@ def vegcube_drought_indicators(
     min_years: int = 3,
     dimension: str | None = None,
 ) -> xr.DataArray:
-    """Indicators (vci, zscore, anomaly, pct_normal, drought_class) of each period against the
-    same period of the year over the reference years; bands ``<band>_<indicator>``."""
+    """Indicators (vci, zscore, anomaly, pct_normal, percentile, drought_class) of each period
+    against the same period of the year over the reference years; bands
+    ``<band>_<indicator>``."""
     da = require_cube(data)
     dim = temporal_dim(da, dimension)
     period = period or da.attrs.get("period")
@@ -133,7 +134,7 @@ def vegcube_drought_indicators(
     if unknown:
         raise ProcessGraphError(
             f"unknown indicators {unknown}; choose from vci, zscore, anomaly, pct_normal, "
-            "drought_class",
+            "percentile, drought_class",
             code="ProcessParameterInvalid",
             argument="indicators",
         )
