@@ -142,5 +142,9 @@ def meta(rc: Recipe, p: Plan) -> dict[str, Any]:
         "values": p.value_rules,
         # the same acquisition in several collections: the id left out → the id used
         "duplicates": p.duplicates,
-        **({"lst": {"without_band": p.lst_without_band}} if rc.lst is not None else {}),
+        **(
+            {"lst": {"items": [it.id for it in p.lst_items], "without_band": p.lst_without_band}}
+            if rc.lst is not None
+            else {}
+        ),
     }

@@ -347,20 +347,22 @@ class _Switch:
 
 
 def _switches(comp: xr.Dataset) -> list[_Switch]:
-    """Where a continuity series (`sensor` coordinate per period) changes sensor."""
-    if "sensor" not in comp.coords or comp["sensor"].dims != ("time",):
-        return []
-    names = np.asarray(comp["sensor"].values).astype(str)
-    times = pd.DatetimeIndex(comp["time"].values)
-    out, last = [], ""
-    for t, name in zip(times, names, strict=True):
-        if not name:  # a period without scenes continues the era before it
+    """Where a continuity series (`sensor`, `lst_sensor` coordinates per period) changes
+    sensor."""
+    out = []
+    for coord, what in (("sensor", ""), ("lst_sensor", "LST ")):
+        if coord not in comp.coords or comp[coord].dims != ("time",):
             continue
-        if last and name != last and "+" not in name:
-            out.append(_Switch(t, last, name))
-        if "+" not in name:
-            last = name
-    return out
+        names = np.asarray(comp[coord].values).astype(str)
+        last = ""
+        for t, name in zip(pd.DatetimeIndex(comp["time"].values), names, strict=True):
+            if not name:  # a period without scenes continues the era before it
+                continue
+            if last and name != last and "+" not in name:
+                out.append(_Switch(t, f"{what}{last}", name))
+            if "+" not in name:
+                last = name
+    return sorted(out, key=lambda sw: sw.day)
 
 
 def _series_plot(

@@ -135,3 +135,16 @@ def test_version_and_traceback_options(tmp_path, monkeypatch):
     assert "Traceback" not in plain.output
     traced = runner.invoke(app, ["--traceback", "run", str(recipe)])
     assert traced.exit_code == 1 and "Traceback" in traced.output and "broken" in traced.output
+
+
+def test_demo_documents_the_global_chain_and_refuses_an_unknown_one(tmp_path):
+    runner = CliRunner()
+    res = runner.invoke(app, ["demo", "--chain", "global", "--help"], env={"COLUMNS": "200"})
+    assert res.exit_code == 0
+    assert "--chain" in res.output and "local|global" in res.output
+    assert "VIIRS" in res.output and "SLSTR" in res.output and "[default: local]" in res.output
+    bad = runner.invoke(
+        app, ["demo", "--chain", "mars", "-o", str(tmp_path)], env={"COLUMNS": "200"}
+    )
+    assert bad.exit_code == 2 and "'mars' is not one of 'local', 'global'" in bad.output
+    assert not list(tmp_path.iterdir())  # refused before anything is generated

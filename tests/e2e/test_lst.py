@@ -62,3 +62,13 @@ def test_tci_and_vhi_find_the_drought(lst_run):
     np.testing.assert_allclose(ind.ndvi_vhi.values, expect.values, atol=1e-4)
     after = pd.DatetimeIndex(ind.time.values) >= "2023-01-01"
     assert np.isfinite(ind.ndvi_vhi.values[after]).mean() > 0.5
+
+
+def test_run_json_lists_the_temperature_scenes(lst_run):
+    import json
+
+    _, out = lst_run
+    run = json.loads((out / "run.json").read_text())
+    ids = run["lst"]["items"]
+    assert ids and all(i.startswith(("LC08_", "LC09_", "LE07_")) for i in ids)
+    assert not set(ids) & set(run["items"])  # the source's scenes are listed apart

@@ -180,11 +180,13 @@ def test_a_sensor_switch_is_marked(synthetic, tmp_path):
     comp, ref, ind, _ = synthetic
     names = np.where(comp.time.values < np.datetime64("2021-07-01"), "modis13q1", "viirs")
     names[5], names[29] = "", "modis13q1+viirs"  # a period without scenes, one straddling
-    comp = comp.assign_coords(sensor=("time", names))
+    lst = np.where(comp.time.values < np.datetime64("2022-03-01"), "modis21a2", "slstr")
+    comp = comp.assign_coords(sensor=("time", names), lst_sensor=("time", lst))
     html = report.write(tmp_path, composites=comp, reference=ref, indicators=ind)
     text = html.read_text(encoding="utf-8")
-    assert text.count('class="switch"') == 1
+    assert text.count('class="switch"') == 2
     assert 'data-switch="2021-07-01"' in text and "modis13q1 → viirs" in text
-    plain = report.write(tmp_path / "plain", composites=comp.drop_vars("sensor"),
+    assert 'data-switch="2022-03-01"' in text and "LST modis21a2 → slstr" in text
+    plain = report.write(tmp_path / "plain", composites=comp.drop_vars(["sensor", "lst_sensor"]),
                          reference=ref, indicators=ind)  # fmt: skip
     assert 'class="switch"' not in plain.read_text(encoding="utf-8")

@@ -8,8 +8,10 @@ drought of known place and time; `serve_folder` serves any folder over HTTP with
 (MOD13Q1, sinusoidal), `generate_modis_lst_archive` (MOD11A2/MOD21A2 8-day 1 km LST) and
 `generate_sentinel1_archive` (Sentinel-1 RTC γ⁰ with speckle, both orbit directions)
 model the demo's land for multi-sensor tests; `generate_l1c_archive` adds the Sentinel-2
-L1C scenes of a demo archive (same clouds) for cloud probability. They all render one
-synthetic world (`world`: land cover, phenology, a drought of known place and time).
+L1C scenes of a demo archive (same clouds) for cloud probability; `generate_global_archive`
+joins MODIS, VIIRS (mirrored by `vegcube download`) and SLSTR with sensor switches (the global
+chain's demo). They all render one synthetic world (`world`: land cover, phenology, a
+drought of known place and time).
 `assert_composites`, `assert_reference` and `assert_indicators` check that a cube follows
 the data conventions (dims, CRS, period coordinates, dtypes, valid ranges), as `xarray.testing`
 does.
@@ -20,6 +22,7 @@ from __future__ import annotations
 from .asserts import assert_composites, assert_indicators, assert_reference
 from .demo import DemoArchive, generate_archive
 from .faults import Faults, FaultyFolder, serve_faulty
+from .global_demo import GlobalArchive, generate_global_archive
 from .l1c import L1CArchive, cloud_truth, generate_l1c_archive
 from .landsat import LandsatArchive, generate_landsat_archive
 from .modis import ModisArchive, generate_modis_archive
@@ -35,6 +38,7 @@ __all__ = [
     "DemoArchive",
     "Faults",
     "FaultyFolder",
+    "GlobalArchive",
     "L1CArchive",
     "LandsatArchive",
     "Model",
@@ -49,6 +53,7 @@ __all__ = [
     "build_model",
     "cloud_truth",
     "generate_archive",
+    "generate_global_archive",
     "generate_l1c_archive",
     "generate_landsat_archive",
     "generate_modis_archive",

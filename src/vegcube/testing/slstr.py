@@ -13,10 +13,11 @@ The swath is not a map grid: rows run along a track turned ~12° from north, pix
 the rows bow towards the swath's edges, and each frame is shifted by a random fraction of a
 pixel. The demo's tile is only ~1 km wide, so the pixels are `spacing_m` (80 m by default)
 instead of SLSTR's 1 km: the tile then holds a few hundred of them. Temperature follows the
-vegetation (303 K − 8 K × cover, as in `testing.landsat`): hotter where the drought thinned
-it; morning overpasses (~10:00 local), Sentinel-3A and 3B alternating; clouds (cold, 268 K)
-carry ``summary_cloud`` and their ``cloud_in`` tests; the first column is ``unfilled`` (fill),
-and a few pixels are fill, ``cosmetic`` or raise an LST ``exception``.
+vegetation (303 K − 8 K × cover, as in `testing.landsat`, + `lst_offset`, 0 by default):
+hotter where the drought thinned it; morning overpasses (~10:00 local), Sentinel-3A and 3B
+alternating; clouds (cold, 268 K) carry ``summary_cloud`` and their ``cloud_in`` tests; the
+first column is ``unfilled`` (fill), and a few pixels are fill, ``cosmetic`` or raise an LST
+``exception``.
 """
 
 from __future__ import annotations
@@ -275,10 +276,12 @@ def generate_slstr_archive(
     size: int = 60,
     spacing_m: float = 80.0,
     revisit_days: int = 4,
+    lst_offset: float = 0.0,
 ) -> SlstrArchive:
     """Generate (or reuse) an SLSTR SL_2_LST archive under `path` (joining its catalog.json):
     one frame every `revisit_days`, Sentinel-3A and 3B alternating, over the land of the demo
-    archive of `seed` and `size`, pixels `spacing_m` apart."""
+    archive of `seed` and `size`, pixels `spacing_m` apart; clear land `lst_offset` K warmer
+    than the world's temperature (a known offset to MODIS LST, for sensor continuity)."""
     d0, d1 = date.fromisoformat(str(start)), date.fromisoformat(str(end))
     if d1 < d0:
         raise ValueError(f"end ({end}) must not be before start ({start})")
@@ -292,6 +295,7 @@ def generate_slstr_archive(
         "size": int(size),
         "spacing_m": float(spacing_m),
         "revisit_days": int(revisit_days),
+        "lst_offset": float(lst_offset),
     }
     root = Path(path).absolute()
     manifest = root / "slstr-archive.json"
@@ -321,7 +325,10 @@ def generate_slstr_archive(
     if (root / _COLLECTION).is_dir():
         shutil.rmtree(root / _COLLECTION)
     root.mkdir(parents=True, exist_ok=True)
-    items = [_frame(model, root, k, day, float(spacing_m)) for k, day in enumerate(days)]
+    items = [
+        _frame(model, root, k, day, float(spacing_m), float(lst_offset))
+        for k, day in enumerate(days)
+    ]
     lons = [p[0] for p in model.footprint]
     lats = [p[1] for p in model.footprint]
     coll = pystac.Collection(
@@ -349,7 +356,9 @@ def generate_slstr_archive(
     return archive()
 
 
-def _frame(model: Model, root: Path, k: int, day: date, spacing: float) -> pystac.Item:
+def _frame(
+    model: Model, root: Path, k: int, day: date, spacing: float, offset: float = 0.0
+) -> pystac.Item:
     """Render, write and describe frame `k` (acquired on local day `day`)."""
     rng = np.random.default_rng([model.seed, 31, day.toordinal()])
     platform = "Sentinel-3A" if k % 2 == 0 else "Sentinel-3B"
@@ -373,7 +382,7 @@ def _frame(model: Model, root: Path, k: int, day: date, spacing: float) -> pysta
         heading_deg=-12.0 + rng.uniform(-2, 2),
         shift=(rng.uniform(-0.5, 0.5), rng.uniform(-0.5, 0.5)),
     )
-    lst, conf, cloud, exception, cover = _render(model, rng, lon, lat, when, spacing)
+    lst, conf, cloud, exception, cover = _render(model, rng, lon, lat, when, spacing, offset)
     sat = platform[-1]
     t0 = when - timedelta(seconds=89.5)
     t1 = t0 + timedelta(seconds=179)
@@ -413,8 +422,10 @@ def _render(
     lat: np.ndarray,
     when: datetime,
     spacing: float,
+    offset: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
-    """LST (K, NaN = fill), confidence_in, cloud_in, exception and cloud cover (%) of a frame."""
+    """LST (K, NaN = fill), confidence_in, cloud_in, exception and cloud cover (%) of a frame;
+    clear land `offset` K above the world's temperature."""
     local = when + timedelta(hours=model.site.centre[0] / 15)
     fv = model.fv(local)
     size = max(round(spacing / 10), 1)  # each pixel sees the mean of its footprint
@@ -423,7 +434,7 @@ def _render(
     x, y = Transformer.from_crs(4326, model.site.epsg, always_xy=True).transform(lon, lat)
     t = model.transform
     at = [(t.f - np.asarray(y)) / 10 - 0.5, (np.asarray(x) - t.c) / 10 - 0.5]
-    lst = ndimage.map_coordinates(temp10, at, order=1, mode="nearest")
+    lst = ndimage.map_coordinates(temp10, at, order=1, mode="nearest") + offset
     lst += rng.normal(0, 0.3, lst.shape)
     water = ndimage.map_coordinates(water10, at, order=1, mode="nearest") > 0.5
     rows, cols = lst.shape

@@ -3,6 +3,9 @@ and how well a run's drought classes find it (pixel precision, recall, F1)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Protocol
+
 import numpy as np
 import pandas as pd
 import rioxarray
@@ -21,16 +24,36 @@ COVER_GROUPS: dict[str, tuple[int, ...] | None] = {
 }
 
 
-def truth_masks(archive: DemoArchive, like: xr.DataArray) -> tuple[np.ndarray, np.ndarray]:
-    """Land-cover codes and the drought-place mask on the grid of `like` (y, x)."""
+class World(Protocol):
+    """What `truth_masks` needs of an archive (`DemoArchive`, `GlobalArchive`, …)."""
+
+    @property
+    def landcover(self) -> Path: ...
+    @property
+    def drought_bbox(self) -> tuple[float, float, float, float]: ...
+    @property
+    def epsg(self) -> int: ...
+
+
+def truth_masks(archive: World, like: xr.DataArray) -> tuple[np.ndarray, np.ndarray]:
+    """Land-cover codes and the drought-place mask on the grid of `like` (y, x), in any CRS.
+
+    On the world's own UTM grid: nearest land cover, and the pixels inside the UTM rectangle
+    of the drought box's corners; on another grid (MODIS sinusoidal, EPSG:4326…): the most
+    frequent class of the 10 m pixels in each cell, and the cells whose centre lies in the
+    drought's lon/lat box (the UTM rectangle would be sheared off the place)."""
     band = rioxarray.open_rasterio(archive.landcover)
     assert isinstance(band, xr.DataArray)  # one band, one file
-    lc = band.squeeze(drop=True).rio.reproject_match(like, resampling=0).values
-    tr = Transformer.from_crs(4326, archive.epsg, always_xy=True)
+    own = like.rio.crs is None or like.rio.crs.to_epsg() == archive.epsg
+    lc = band.squeeze(drop=True).rio.reproject_match(like, resampling=0 if own else 6).values
+    xx, yy = np.meshgrid(like.x.values, like.y.values)
     w, s, e, n = archive.drought_bbox
+    if not own:  # resampling 6: mode
+        lon, lat = Transformer.from_crs(like.rio.crs, 4326, always_xy=True).transform(xx, yy)
+        return lc, (lon >= w) & (lon <= e) & (lat >= s) & (lat <= n)
+    tr = Transformer.from_crs(4326, archive.epsg, always_xy=True)
     x0, y0 = tr.transform(w, s)
     x1, y1 = tr.transform(e, n)
-    xx, yy = np.meshgrid(like.x.values, like.y.values)
     place = (xx >= x0) & (xx <= x1) & (yy >= y0) & (yy <= y1)
     return lc, place
 

@@ -11,7 +11,8 @@ with full 2400 × 2400 datasets ``500 m 16 days NDVI`` (int16, ``_FillValue`` [�
 times as file attributes. Outside the modelled land the VIs hold −13000 (land fill) near the
 site and −15000 (water fill) elsewhere. Items follow cmr-stac's ``granuleToStac``: one data
 asset keyed by the production token of the granule name, an ``s3_`` twin, the CMR XML
-``metadata`` asset, no ``proj:``/``raster:`` fields.
+``metadata`` asset, no ``proj:``/``raster:`` fields. ``ndvi_gain``/``ndvi_offset`` give VIIRS
+a known NDVI relation to the ground MODIS sees (sensor continuity); 1 and 0 by default.
 
 With ``lst=True`` VJ121A2 8-day 1 km LST granules are written too (`testing.viirs_lst`).
 `serve_viirs` (`testing.viirs_cmr`) serves the granules from a folder that answers 401 without
@@ -21,6 +22,7 @@ With ``lst=True`` VJ121A2 8-day 1 km LST granules are written too (`testing.viir
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -114,8 +116,11 @@ def binning(
     return np.where(inside, r * size + c, -1).ravel()
 
 
-def _layers(model: Model, when: date, idx: np.ndarray, size: int) -> dict[str, np.ndarray]:
-    """The window's values of one period (fill where the model covers < 80 % of a pixel)."""
+def _layers(
+    model: Model, when: date, idx: np.ndarray, size: int, gain: float = 1.0, offset: float = 0.0
+) -> dict[str, np.ndarray]:
+    """The window's values of one period (fill where the model covers < 80 % of a pixel),
+    red and NIR altered (their sum kept) so that NDVI = `gain` × the model's + `offset`."""
     rng = np.random.default_rng([model.seed, 113, when.toordinal()])
     mid = datetime(when.year, when.month, when.day, 13, tzinfo=timezone.utc) + timedelta(days=8)
     r10, _, _ = model.surface(mid)
@@ -128,6 +133,12 @@ def _layers(model: Model, when: date, idx: np.ndarray, size: int) -> dict[str, n
         return (s / np.maximum(count, 1)).reshape(size, size)
 
     blue, red, nir = mean(r10[0]), mean(r10[2]), mean(r10[3])
+    if (gain, offset) != (1.0, 0.0):  # the sensor's NDVI relation to the ground's
+        total = red + nir
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rel = np.clip(gain * (nir - red) / total + offset, -1, 1)
+        rel = np.where(total > 0, rel, 0.0)
+        red, nir = total * (1 - rel) / 2, total * (1 + rel) / 2
     red = red + rng.normal(0, 0.003, red.shape)
     nir = nir + rng.normal(0, 0.003, nir.shape)
     fill = cover.reshape(size, size) < 0.8
@@ -254,17 +265,31 @@ def generate_viirs_archive(
     size: int = 12,
     model_size: int = 360,
     lst: bool = False,
+    ndvi_gain: float = 1.0,
+    ndvi_offset: float = 0.0,
 ) -> ViirsArchive:
     """Generate (or reuse) VIIRS granules under `path`: `size` × `size` modelled 500 m pixels
     around the demo's centre in full 2400 × 2400 tiles, one granule per 16-day period; with
-    `lst`, also VJ121A2 8-day 1 km LST granules (`testing.viirs_lst`)."""
+    `lst`, also VJ121A2 8-day 1 km LST granules (`testing.viirs_lst`). Red and NIR are altered
+    (their sum kept) so that ``NDVI_viirs = ndvi_gain × NDVI_ground + ndvi_offset``: a known
+    relation to MODIS (`testing.modis` renders the ground's) for sensor continuity."""
     d0, d1 = date.fromisoformat(str(start)), date.fromisoformat(str(end))
     starts = _periods(d0, d1)
     if not starts or size < 4 or product not in PLATFORMS:
         raise ValueError(f"no 16-day period in {start}..{end}, size < 4 or unknown {product}")
+    gain, offset = float(ndvi_gain), float(ndvi_offset)
     root = Path(path).absolute()
     granules = root / "granules"
     granules.mkdir(parents=True, exist_ok=True)
+    # granules of other parameters (the file names do not tell them apart) are rewritten
+    made_with = {"seed": int(seed), "size": int(size), "model_size": int(model_size),
+                 "ndvi_gain": gain, "ndvi_offset": offset}  # fmt: skip
+    manifest = granules / f"{product}-params.json"
+    try:
+        reuse = json.loads(manifest.read_text()) == made_with
+    except (OSError, ValueError):
+        reuse = not manifest.exists() and (gain, offset) == (1.0, 0.0)
+    manifest.unlink(missing_ok=True)
     tile = tile_of(*CENTRE)
     to_sin = Transformer.from_crs(4326, SINUSOIDAL_PROJ4, always_xy=True)
     xc, yc = to_sin.transform(*CENTRE)
@@ -279,15 +304,16 @@ def generate_viirs_archive(
         gid = f"{product}.A{s:%Y%j}.h{tile[0]:02d}v{tile[1]:02d}.002.{made:%Y%j}041523"
         ids.append(gid)
         file = granules / f"{gid}.h5"
-        if file.is_file():
+        if reuse and file.is_file():
             continue
         write_granule(
             file,
             grid=_GRID,
             pixels=_N,
-            datasets=_vi_datasets(_layers(model, s, idx, size), window),
+            datasets=_vi_datasets(_layers(model, s, idx, size, gain, offset), window),
             attrs=file_attrs(product, tile, s, 16, made),
         )
+    manifest.write_text(json.dumps(made_with))
     collection = f"{product}_002"
     lst_part = None
     if lst:
@@ -307,7 +333,7 @@ def generate_viirs_archive(
         ids=tuple(ids),
         starts=tuple(starts),
         lst=lst_part,
-        params={"seed": seed, "start": start, "end": end, "size": size},
+        params={"seed": seed, "start": start, "end": end, "size": size} | made_with,
     )
 
 
