@@ -14,6 +14,7 @@ from . import search as _search
 from . import serve as _serve
 from . import status as _status
 from . import update as _update
+from . import view as _view
 
 __all__ = ["app", "main"]
 
@@ -54,6 +55,7 @@ app.command("status")(_status.status)
 app.command("demo")(_demo.demo)
 app.command("download")(_download.download)
 app.command("serve")(_serve.serve)
+app.command("view")(_view.view)
 app.add_typer(_recipe.app, name="recipe")
 
 
