@@ -70,7 +70,7 @@ def test_scenes_without_thermal_asset_left_out_of_lst(tmp_path, real_item):
     assert [it.id for it in p.lst_items] == [sp.id]
     assert p.lst_without_band == [sr.id]
     meta = journal.meta(p.recipe, p)
-    assert meta["lst"] == {"without_band": [sr.id]}
+    assert meta["lst"] == {"items": [sp.id], "without_band": [sr.id]}
     assert meta["values"]["rules"]["landsat-c2-l2"]["red"] == {
         "asset scale/offset → ×2.75e-05 -0.2, nodata 0.0": 2
     }

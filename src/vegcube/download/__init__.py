@@ -26,7 +26,8 @@ HDF5 granule products (VIIRS VNP13A1/VJ113A1/VJ213A1 from NASA's CMR-STAC, `sens
 SMAP SPL4SMGP/SPL3SMP_E, `sensors.smap`) take another path (`cmr`): each granule is fetched
 whole the same way, the layers the recipe needs are converted to COGs on the tile's
 sinusoidal grid (`hdf5`) or the AOI window of the EASE-Grid 2.0 global grid, one item per UTC
-day (`ease`), so the mirror runs the normal chain.
+day (`ease`), so the mirror runs the normal chain. Copernicus SWI, distributed as NetCDF
+files without STAC, is read from a folder or a list of URLs (`swi`) into COG items likewise.
 
 Credentials: ``VEGCUBE_HTTP_TOKEN`` (sent as ``Authorization: Bearer …``; an Earthdata token
 for NASA's archives) or ``~/.netrc``; never logged, printed or written to the mirror.
@@ -44,11 +45,13 @@ from ..aoi import read_aoi
 from ..errors import RecipeError
 from ..planning import plan
 from ..recipe import load_recipe
+from ..sensors.swi import swi_product
 from .cmr import granule_product, mirror_granules
 from .http import TOKEN_ENV, gdal_http_options
 from .jobs import MirroredFile, plan_jobs
 from .mirror import Mirror, write_catalog
 from .scheduler import DownloadProgress, Scheduler
+from .swi import mirror_swi
 
 __all__ = [
     "TOKEN_ENV",
@@ -92,12 +95,15 @@ def download(
         raise RecipeError(f"margin: must be ≥ 0 pixels, got {margin}")
     rc = load_recipe(recipe)
     granules = [c for c in rc.source.collections if granule_product(c) is not None]
-    if granules and len(granules) < len(rc.source.collections):
-        raise RecipeError(
-            f"source.collection: {', '.join(granules)} are HDF5 granule products (converted on "
-            "download) and cannot be mirrored with the other collections; use one recipe each"
-        )
-    p = None if granules else plan(rc)
+    files = [c for c in rc.source.collections if swi_product(c) is not None]
+    for kind, colls in (("HDF5 granule", granules), ("NetCDF file (Copernicus SWI)", files)):
+        if colls and len(colls) < len(rc.source.collections):
+            raise RecipeError(
+                f"source.collection: {', '.join(colls)} are {kind} products (converted on "
+                "download) and cannot be mirrored with the other collections; use one recipe "
+                "each"
+            )
+    p = None if granules or files else plan(rc)
     root = Path(to).absolute()
     root.mkdir(parents=True, exist_ok=True)
     geometry = p.geometry if p is not None else read_aoi(rc.aoi)
@@ -116,7 +122,12 @@ def download(
     )
     t0 = time.monotonic()
     mirror = Mirror(catalog=root / "catalog.json")
-    if p is None:  # HDF5 granules: fetched whole, converted, written as COG items
+    if files:  # SWI NetCDF files (a folder or a URL list): converted, written as COG items
+        mirror.files, jobs = mirror_swi(
+            rc, root=root, scheduler=scheduler, clip=clip, margin=margin, bbox=bbox,
+            log=log or _quiet,
+        )  # fmt: skip
+    elif p is None:  # HDF5 granules: fetched whole, converted, written as COG items
         mirror.files, jobs = mirror_granules(
             rc, root=root, scheduler=scheduler, clip=clip, margin=margin, log=log or _quiet
         )

@@ -17,6 +17,7 @@ from ..sensors import (
     SLSTR,
     SMAP_L3,
     SMAP_L4,
+    SWI,
     Sensor,
 )
 from ._base import _Section
@@ -126,6 +127,11 @@ class MaskSpec(_Section):
         _defaults(SMAP_L3),
         description=f"SMAP L3 retrieval_qual_flag flags to mask: {_accepted(SMAP_L3)}",
     )
+    swi_qa: list[str] = Field(
+        _defaults(SWI),
+        description=f"Copernicus SWI qflag (lowest QFLAG of the item) flags to mask: "
+        f"{_accepted(SWI)}",
+    )
     dilate_m: float = Field(
         0,
         ge=0,
@@ -160,6 +166,7 @@ class MaskSpec(_Section):
         "slstr_qa",
         "smap_l4_qa",
         "smap_l3_qa",
+        "swi_qa",
     )
     @classmethod
     def _known_flags(cls, v: list[str], info: ValidationInfo) -> list[str]:

@@ -30,6 +30,7 @@ from .sentinel2 import SENTINEL2
 from .sentinel2_l1c import SENTINEL2_L1C
 from .slstr import SLSTR
 from .smap import SMAP_L3, SMAP_L4
+from .swi import SWI
 from .viirs import VIIRS13A1, VIIRS21A2
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "SLSTR",
     "SMAP_L3",
     "SMAP_L4",
+    "SWI",
     "VIIRS13A1",
     "VIIRS21A2",
     "Sensor",
@@ -70,6 +72,7 @@ SENSORS: tuple[Sensor, ...] = (
     SENTINEL1,
     SMAP_L4,
     SMAP_L3,
+    SWI,
 )
 #: sensors read only to help mask another (never a `source` of indices)
 AUXILIARY: tuple[Sensor, ...] = (SENTINEL2_L1C,)
