@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -38,7 +37,7 @@ from .world import (
     smooth,
     upsample,
 )
-from .writing import iso, stac_item, write_cog
+from .writing import iso, reusable, stac_item, write_cog
 
 __all__ = [
     "EXTENSIONS",
@@ -488,17 +487,8 @@ def generate_archive(
     if not scenes:
         raise ValueError(f"no acquisition between {start} and {end} every {revisit_days} days")
     model = build_model(int(seed), int(size), site=SITES[site])
-    if manifest.is_file() and (root / "catalog.json").is_file():
-        try:
-            old = json.loads(manifest.read_text())
-        except ValueError:
-            old = {}
-        if old.get("params") == params:
-            return _archive(root, model, params, len(scenes))
-    manifest.unlink(missing_ok=True)
-    if (root / _COLLECTION).is_dir():
-        shutil.rmtree(root / _COLLECTION)
-    root.mkdir(parents=True, exist_ok=True)
+    if reusable(root, manifest, params, _COLLECTION):
+        return _archive(root, model, params, len(scenes))
 
     folders = [root / _COLLECTION / s.id for s in scenes]
     clouds: list[float] = [0.0] * len(scenes)

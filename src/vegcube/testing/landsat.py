@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -29,7 +28,7 @@ from rasterio.transform import Affine
 from scipy import ndimage
 
 from .world import ANCHOR, CENTRE, DRY, EPSG, VEG, Model, build_model, drought_weight, smooth
-from .writing import iso, join_catalog, stac_item, write_cog
+from .writing import iso, join_catalog, reusable, stac_item, write_cog
 
 __all__ = ["LandsatArchive", "generate_landsat_archive", "qa_value"]
 
@@ -406,16 +405,8 @@ def generate_landsat_archive(
             params=params,
         )
 
-    if manifest.is_file() and (root / "catalog.json").is_file():
-        try:
-            if json.loads(manifest.read_text()).get("params") == params:
-                return archive()
-        except ValueError:
-            pass
-    manifest.unlink(missing_ok=True)
-    if (root / _COLLECTION).is_dir():
-        shutil.rmtree(root / _COLLECTION)
-    root.mkdir(parents=True, exist_ok=True)
+    if reusable(root, manifest, params, _COLLECTION):
+        return archive()
 
     items = []
     crs = f"EPSG:{_NORTH_EPSG}"

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -34,7 +33,7 @@ from rasterio.transform import Affine
 
 from ..sensors.modis import SINUSOIDAL_PROJ4, SINUSOIDAL_WKT, TILE_SIZE_M, tile_of
 from .world import CENTRE, EPSG, Model, build_model, smooth
-from .writing import iso, write_cog
+from .writing import iso, reusable, write_cog
 
 __all__ = ["ModisArchive", "generate_modis_archive", "vi_quality_value"]
 
@@ -291,16 +290,8 @@ def generate_modis_archive(
         params=params,
     )
     manifest = root / "modis-archive.json"
-    if manifest.is_file() and (root / "catalog.json").is_file():
-        try:
-            if json.loads(manifest.read_text()).get("params") == params:
-                return archive
-        except ValueError:
-            pass
-    manifest.unlink(missing_ok=True)
-    if (root / _COLLECTION).is_dir():
-        shutil.rmtree(root / _COLLECTION)
-    root.mkdir(parents=True, exist_ok=True)
+    if reusable(root, manifest, params, _COLLECTION):
+        return archive
 
     idx, cover = _binning(model, transform, size)
     crs = CRS.from_wkt(SINUSOIDAL_WKT).to_wkt()

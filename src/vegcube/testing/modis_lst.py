@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -37,7 +36,7 @@ from rasterio.transform import Affine
 
 from ..sensors.modis import SINUSOIDAL_PROJ4, SINUSOIDAL_WKT, TILE_SIZE_M, tile_of
 from .world import CENTRE, DROUGHT, EPSG, Model, build_model, smooth
-from .writing import iso, join_catalog, write_cog
+from .writing import iso, join_catalog, reusable, write_cog
 
 __all__ = ["ModisLstArchive", "generate_modis_lst_archive", "mod11_qc", "mod21_qc"]
 
@@ -348,16 +347,8 @@ def generate_modis_lst_archive(
         landcover=root / "landcover.tif", drought_bbox=model.drought_bbox, params=params,
     )  # fmt: skip
     manifest = root / f"{coll_id}-archive.json"
-    if manifest.is_file() and archive.catalog.is_file():
-        try:
-            if json.loads(manifest.read_text()).get("params") == params:
-                return archive
-        except ValueError:
-            pass
-    manifest.unlink(missing_ok=True)
-    if (root / coll_id).is_dir():
-        shutil.rmtree(root / coll_id)
-    root.mkdir(parents=True, exist_ok=True)
+    if reusable(root, manifest, params, coll_id):
+        return archive
 
     write_cog(archive.landcover, model.landcover, model.transform, crs=f"EPSG:{EPSG}", nodata=0)
     idx, cover = _binning(model, transform, int(size))

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
@@ -33,7 +32,7 @@ import pystac
 
 from ..sensors.sentinel1 import NODATA
 from .world import ANCHOR, DROUGHT, EPSG, Model, build_model, drought_weight
-from .writing import iso, join_catalog, stac_item, write_cog
+from .writing import iso, join_catalog, reusable, stac_item, write_cog
 
 __all__ = ["ASCENDING_OFFSET_DB", "Sentinel1Archive", "backscatter", "generate_sentinel1_archive"]
 
@@ -229,16 +228,8 @@ def generate_sentinel1_archive(
         params=params,
     )  # fmt: skip
     manifest = root / f"{_COLLECTION}-archive.json"
-    if manifest.is_file() and archive.catalog.is_file():
-        try:
-            if json.loads(manifest.read_text()).get("params") == params:
-                return archive
-        except ValueError:
-            pass
-    manifest.unlink(missing_ok=True)
-    if (root / _COLLECTION).is_dir():
-        shutil.rmtree(root / _COLLECTION)
-    root.mkdir(parents=True, exist_ok=True)
+    if reusable(root, manifest, params, _COLLECTION):
+        return archive
     crs = f"EPSG:{model.site.epsg}"
     write_cog(archive.landcover, model.landcover, model.transform, crs=crs, nodata=0)
     items = []

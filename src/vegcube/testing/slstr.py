@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -39,7 +38,7 @@ from scipy import ndimage
 
 from ..sensors.slstr import CLOUD_BITS, CONFIDENCE_BITS
 from .world import Model, build_model, smooth
-from .writing import iso, join_catalog
+from .writing import iso, join_catalog, reusable
 
 __all__ = ["SlstrArchive", "generate_slstr_archive", "product_item", "swath", "write_product"]
 
@@ -315,16 +314,8 @@ def generate_slstr_archive(
             params=params,
         )
 
-    if manifest.is_file() and (root / "catalog.json").is_file():
-        try:
-            if json.loads(manifest.read_text()).get("params") == params:
-                return archive()
-        except ValueError:
-            pass
-    manifest.unlink(missing_ok=True)
-    if (root / _COLLECTION).is_dir():
-        shutil.rmtree(root / _COLLECTION)
-    root.mkdir(parents=True, exist_ok=True)
+    if reusable(root, manifest, params, _COLLECTION):
+        return archive()
     items = [
         _frame(model, root, k, day, float(spacing_m), float(lst_offset))
         for k, day in enumerate(days)

@@ -3,7 +3,9 @@ catalogs the generators join (Sentinel-2 L2A and L1C, Landsat, MODIS share them)
 
 from __future__ import annotations
 
+import json
 import math
+import shutil
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,7 @@ from rasterio.transform import Affine
 
 from .world import Model
 
-__all__ = ["blocksize", "iso", "join_catalog", "stac_item", "write_cog"]
+__all__ = ["blocksize", "iso", "join_catalog", "reusable", "stac_item", "write_cog"]
 
 
 def blocksize(side: int) -> int:
@@ -57,6 +59,23 @@ def write_cog(
     with MemoryFile() as mem, mem.open(**profile) as src:
         src.write(arr, 1)
         rasterio.shutil.copy(src, path, driver="COG", **opts)
+
+
+def reusable(root: Path, manifest: Path, params: dict[str, Any], collection: str) -> bool:
+    """True when `manifest` records the same `params` and ``root/catalog.json`` exists: the
+    archive is reused. Otherwise the manifest and the collection's folder are removed (and
+    `root` made) for a fresh write; the manifest is written last, once everything is there."""
+    if manifest.is_file() and (root / "catalog.json").is_file():
+        try:
+            if json.loads(manifest.read_text()).get("params") == params:
+                return True
+        except ValueError:
+            pass
+    manifest.unlink(missing_ok=True)
+    if (root / collection).is_dir():
+        shutil.rmtree(root / collection)
+    root.mkdir(parents=True, exist_ok=True)
+    return False
 
 
 def iso(t: datetime) -> str:
