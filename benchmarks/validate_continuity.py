@@ -74,11 +74,16 @@ def outputs(out: Path) -> dict[str, Any]:
         "class": np.asarray(ind.ndvi_drought_class.values >= 2),
         "tci": np.asarray(ind.lst_tci.values < MODERATE),
         "vhi": np.asarray(ind.ndvi_vhi.values < MODERATE),
+        # the classes, given only for a significant departure (heat, or either for VHI)
+        "tci_class": np.asarray(ind.lst_tci_drought_class.values >= 2),
+        "vhi_class": np.asarray(ind.ndvi_vhi_drought_class.values >= 2),
     }
     known = {
         "class": np.isfinite(ind.ndvi_drought_class.values) & (ind.ndvi_drought_class.values >= 0),
         "tci": np.isfinite(ind.lst_tci.values),
         "vhi": np.isfinite(ind.ndvi_vhi.values),
+        "tci_class": np.asarray(ind.lst_tci_drought_class.values >= 0),
+        "vhi_class": np.asarray(ind.ndvi_vhi_drought_class.values >= 0),
     }
     return {
         "ind": ind,
@@ -97,6 +102,10 @@ def step(anom: np.ndarray, where: np.ndarray, t: pd.DatetimeIndex, switch: str, 
     after = (t >= sw) & (t < sw + pd.DateOffset(months=months))
     a = anom[:, where]
     return float(np.nanmean(a[after]) - np.nanmean(a[before]))
+
+
+#: the flags scored: VCI class; TCI and VHI < 30 (textbook); their significance-gated classes
+KEYS = ("class", "tci", "vhi", "tci_class", "vhi_class")
 
 
 def flagged(o: dict[str, Any], key: str, where: np.ndarray, periods: np.ndarray) -> float:
@@ -156,7 +165,7 @@ def report(archive: GlobalArchive, runs: dict[str, dict[str, Any]], months: int)
             print(f"  {'':10s} anomaly spread (sd) before / from the switch: {spread}")
             shares = " ".join(
                 f"{key} {flagged(o, key, stable, near):5.1%} / {flagged(o, key, stable, ref):5.1%}"
-                for key in ("class", "tci", "vhi")
+                for key in KEYS
             )
             print(f"  {'':10s} flagged: {shares}")
     when = np.asarray(
@@ -172,7 +181,7 @@ def report(archive: GlobalArchive, runs: dict[str, dict[str, Any]], months: int)
             cells = " ".join(
                 "{k} {f1:.3f} ({precision:.2f}/{recall:.2f})".format(k=key, **detection(
                     o, key, cover, place, when))
-                for key in ("class", "tci", "vhi")
+                for key in KEYS
             )  # fmt: skip
             print(f"  {name:10s} {group:10s} {cells}")
 

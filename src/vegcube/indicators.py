@@ -123,6 +123,11 @@ def compute(
         heat = tci(comp[lst], r, name=lst).where(r[f"{lst}_count"] >= min_years)
         if "tci" in indicators:
             out[f"{lst}_tci"] = heat
+        if "tci" in indicators and "drought_class" in indicators:
+            hot = _hot(comp[lst], r, lst, thresholds, min_years)
+            tci_cls = drought_class(heat, thresholds, **(hot or {}))
+            tci_cls.attrs["long_name"] = f"drought class from TCI of {lst} (heat stress)"
+            out[f"{lst}_tci_drought_class"] = tci_cls
     for name in variables:
         x = comp[name]
         count = r[f"{name}_count"]
@@ -153,6 +158,18 @@ def compute(
             unit = x.attrs.get("units", "1") if ind == "anomaly" else _UNITS[ind]
             da.attrs = {"long_name": f"{_LONG[ind]} of {name}", "units": unit}
             out[f"{name}_{ind}"] = da
+        if heat is not None and lst and "drought_class" in indicators and "vhi" in indicators:
+            veg = _judged(value("anomaly"), r, name, thresholds)
+            hot = _hot(comp[lst], r, lst, thresholds, min_years)
+            gate = {} if veg is None or hot is None else {
+                "significant": veg[0]["significant"] | hot["significant"],
+                "monitorable": veg[0]["monitorable"] | hot["monitorable"],
+            }  # fmt: skip
+            vhi_cls = drought_class(out[f"{name}_vhi"], thresholds, **gate)
+            vhi_cls.attrs["long_name"] = (
+                f"drought class from VHI of {name} and {lst}: a significant departure of either"
+            )
+            out[f"{name}_vhi_drought_class"] = vhi_cls
         years = count.astype("int16")
         years.attrs = {"long_name": f"reference years behind the indicators of {name}"}
         out[f"{name}_ref_years"] = years
@@ -207,6 +224,20 @@ def _judged(
     conf.attrs["long_name"] = f"{conf.attrs['long_name']} ({name})"
     gate = {"significant": sig, "monitorable": significance.monitorable(std, noise)}
     return gate, conf
+
+
+def _hot(
+    t: xr.DataArray, r: xr.Dataset, name: str, th: Mapping[str, float | None], min_years: int
+) -> dict[str, xr.DataArray] | None:
+    """The significance gate of a temperature's departure above its reference mean (heat
+    stress): sure enough (`min_confidence`) and at least `min_heat` K; None without
+    significance. The cooler-than-normal side is the vegetation side's "below": the same
+    test on mean − T."""
+    judged = _judged(
+        (r[f"{name}_mean"] - t).where(r[f"{name}_count"] >= min_years), r, name,
+        {**th, "min_anomaly": th.get("min_heat") or 0.0},
+    )  # fmt: skip
+    return None if judged is None else judged[0]
 
 
 def tci(t: xr.DataArray, ref: xr.Dataset, *, name: str = "lst") -> xr.DataArray:

@@ -89,3 +89,46 @@ def test_tci_and_vhi_formulas_by_hand():
     np.testing.assert_allclose(vhi.values, [[0.3 * 20 + 0.7 * 50, 0.3 * 80], [np.nan] * 2])
     with pytest.raises(ValueError, match="alpha"):
         indicators.vhi(vci, tci, alpha=1.5)
+
+
+def test_tci_and_vhi_classes_need_a_significant_departure():
+    """A TCI class needs heat beyond noise and sampling (and ≥ min_heat K); a VHI class a
+    significant departure of either the index or the temperature; by hand on 4 pixels."""
+    from vegcube.recipe.drought import DroughtClasses
+
+    ndvi = [0.6, 0.6, 0.45, 0.6]  # normal, normal, significantly low, normal
+    lst = [303.0, 300.3, 300.0, np.nan]  # 3 K hot, 0.3 K warm (< min_heat), normal, no data
+
+    def cube(values):
+        return (("time", "y", "x"), np.array(values, "float32").reshape(1, 1, 4))
+
+    comp = xr.Dataset(
+        {"ndvi": cube(ndvi), "lst": cube(lst)},
+        coords={"time": [np.datetime64("2023-02-01")], "period_of_year": ("time", [4]),
+                "y": [0.0], "x": [0.0, 1.0, 2.0, 3.0]},
+    )  # fmt: skip
+
+    def stat(v):
+        return (("period_of_year", "y", "x"), np.full((1, 1, 4), v, "float32"))
+
+    ref = xr.Dataset(
+        {
+            **{f"ndvi_{k}": stat(v) for k, v in
+               {"mean": 0.6, "std": 0.05, "min": 0.5, "max": 0.7, "count": 5}.items()},
+            **{f"lst_{k}": stat(v) for k, v in
+               {"mean": 300.0, "std": 0.3, "min": 299.6, "max": 300.4, "count": 5}.items()},
+            "ndvi_noise": (("y", "x"), np.full((1, 4), 0.01, "float32")),
+            "lst_noise": (("y", "x"), np.full((1, 4), 0.2, "float32")),
+        },
+        coords={"period_of_year": [4], "y": [0.0], "x": [0.0, 1.0, 2.0, 3.0]},
+    )  # fmt: skip
+    ind = indicators.compute(
+        comp, ref, variables=["ndvi"], indicators=["vci", "tci", "vhi", "drought_class"],
+        thresholds=DroughtClasses().model_dump(), lst="lst", alpha=0.5,
+    )  # fmt: skip
+    tci = ind.lst_tci.values[0, 0]
+    np.testing.assert_allclose(tci[:3], [0.0, 12.5, 50.0], atol=2e-3)  # 100·(max − T)/(max − min)
+    # textbook classes would be: TCI 4, 3, 0; VHI 25 → 2, 31.25 → 1, 25 → 2
+    assert ind.lst_tci_drought_class.values[0, 0].tolist() == [4, 0, 0, -1]
+    assert ind.ndvi_vhi_drought_class.values[0, 0].tolist() == [2, 0, 2, -1]
+    assert ind.ndvi_drought_class.values[0, 0].tolist()[2] == 4  # VCI 0, significant

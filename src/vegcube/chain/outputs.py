@@ -54,6 +54,7 @@ def formats(ctx: Context, *, since: Any = None) -> None:
     # the variables published per period (COGs): the indices and their indicators
     variables = list(rc.indices) + [f"{i}_{k}" for i in rc.indices for k in rc.indicators]
     variables += ["lst_tci"] if "tci" in rc.indicators else []
+    variables += [f"{c}_drought_class" for c in rc.heat_classes()]
     for writer in export.WRITERS.values():
         if writer.write is None or writer.name not in rc.output.formats:
             continue

@@ -138,6 +138,12 @@ class DroughtClasses(_Section):
     min_anomaly: float = Field(
         0.05, ge=0, description="a class also needs the value this far below the mean (index units)"
     )
+    min_heat: float = Field(
+        0.5,
+        ge=0,
+        description="a TCI or VHI class also needs the temperature this far above its mean (K), "
+        "or (VHI) the index's own significant departure",
+    )
     persistence: int = Field(
         1, ge=1, le=12, description="consecutive periods of significant departure for a class"
     )

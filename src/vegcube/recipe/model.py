@@ -125,7 +125,14 @@ class Recipe(_Section):
                     out += [f"{i}_confidence" for i in self.indices]
         out += ["lst_tci"] if "tci" in self.indicators else []
         out += [f"{i}_vhi" for i in self.indices] if "vhi" in self.indicators else []
-        return out
+        return out + [f"{c}_drought_{k}" for c in self.heat_classes() for k in ("class", "share")]
+
+    def heat_classes(self) -> list[str]:
+        """The TCI / VHI drought classes written beside the VCI's (`<name>_drought_class`)."""
+        if "drought_class" not in self.indicators:
+            return []
+        out = ["lst_tci"] if "tci" in self.indicators else []
+        return out + ([f"{i}_vhi" for i in self.indices] if "vhi" in self.indicators else [])
 
     def _check_alerts(self) -> None:
         if not self.alerts:
