@@ -81,6 +81,13 @@ def test_yaml_and_toml_files_relative_paths(tmp_path):
         '[source]\ncatalog = "earth-search"\n[output]\ndir = "o"\n'
     )
     assert load_recipe(tmp_path / "r.toml").time.end.isoformat() == "2020-02-01"
+    assert load_recipe(tmp_path / "r.toml").source.catalog == "earth-search"  # a name stays
+    # a folder or a list of files (Copernicus SWI) is the recipe's too, as a catalog.json is
+    (tmp_path / "swi").mkdir()
+    for catalog, want in (("swi", tmp_path / "swi"), ("files.txt", tmp_path / "files.txt")):
+        text = (tmp_path / "r.yaml").read_text().replace("cat/catalog.json", catalog)
+        (tmp_path / "s.yaml").write_text(text)
+        assert load_recipe(tmp_path / "s.yaml").source.catalog == str(want)
 
 
 def test_unreadable_recipe_file(tmp_path):

@@ -150,16 +150,18 @@ def _rebase(recipe: Recipe, base: Path) -> Recipe:
     aoi = recipe.aoi
     if aoi.path is not None:
         aoi = aoi.model_copy(update={"path": fix(aoi.path)})
+    def local(catalog: str) -> bool:  # a file or folder, not a URL or a known name
+        from ..catalog.names import CATALOGS
+
+        if "://" in catalog or catalog in CATALOGS:
+            return False
+        return catalog.endswith((".json", ".txt")) or "/" in catalog or (base / catalog).exists()
+
     src = recipe.source
-    if "://" not in src.catalog and src.catalog.endswith(".json"):
+    if local(src.catalog):  # a static catalog.json, a folder or list of files (SWI)
         src = src.model_copy(update={"catalog": str(fix(Path(src.catalog)))})
     lst = recipe.lst
-    if (
-        lst is not None
-        and lst.catalog
-        and "://" not in lst.catalog
-        and lst.catalog.endswith(".json")
-    ):
+    if lst is not None and lst.catalog and local(lst.catalog):
         lst = lst.model_copy(update={"catalog": str(fix(Path(lst.catalog)))})
     return recipe.model_copy(
         update={"output": out, "aoi": aoi, "source": src, "regions": regions, "lst": lst}
