@@ -27,8 +27,8 @@ LAND = (1, 2, 3, 5)
 def archives(tmp_path_factory):
     root = tmp_path_factory.mktemp("continuity")
     period = {"start": "2021-01-01", "end": "2023-04-30"}
-    s2 = generate_archive(root, size=60, revisit_days=10, **period)
-    ls = generate_landsat_archive(root, size=60, ndvi_gain=GAIN, ndvi_offset=OFFSET, **period)
+    s2 = generate_archive(root, size=42, revisit_days=10, **period)
+    ls = generate_landsat_archive(root, size=42, ndvi_gain=GAIN, ndvi_offset=OFFSET, **period)
     return root, s2, ls
 
 
@@ -141,9 +141,9 @@ def lst_runs(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("lst-continuity")
     period = {"start": "2021-07-01", "end": "2022-09-30"}
-    s2 = generate_archive(root, size=60, revisit_days=20, **period)
-    generate_landsat_archive(root, size=60, **period)
-    s3 = generate_slstr_archive(root, size=60, revisit_days=4, **period)
+    s2 = generate_archive(root, size=42, revisit_days=20, **period)
+    generate_landsat_archive(root, size=42, **period)
+    s3 = generate_slstr_archive(root, size=42, revisit_days=6, **period)
     outs = {}
     for name, apply in (("calibrated", True), ("raw", False)):
         rc = s2.recipe(root / name)
