@@ -337,3 +337,17 @@ def running_server(work: Path, args: Sequence[str], *, wait_s: float = 60) -> It
         finally:
             proc.terminate()
             proc.wait(timeout=20)
+
+
+def alert_scores(events: Any, dekads: Any, truth: dict[str, Any]) -> tuple[int, int, int]:
+    """(true positives, false positives, false negatives) of alert `events` (`alerts.evaluate`)
+    per region × dekad against `truth` (region → boolean per dekad): a dekad is on alert
+    while an event of its region spans it."""
+    tp = fp = fn = 0
+    for region, expected in truth.items():
+        on = np.zeros(len(dekads), bool)
+        for ev in events[events["region"] == region].itertuples(index=False):
+            on |= (dekads >= ev.start) & (dekads <= ev.end)
+        tp, fp = tp + int((on & expected).sum()), fp + int((on & ~expected).sum())
+        fn += int((~on & expected).sum())
+    return tp, fp, fn

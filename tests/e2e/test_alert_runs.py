@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 import vegcube
+from helpers import alert_scores
 from vegcube.testing.world import drought_weight
 
 
@@ -23,16 +24,8 @@ def test_the_drought_district_is_on_alert_during_the_drought_and_no_other(demo, 
         any(drought_weight((t + pd.Timedelta(days=d)).date()) > 0 for d in range(10))
         for t in dekads
     ])  # fmt: skip
-    tp = fp = fn = 0
-    for region, in_drought in truth.items():
-        mine = events[events["region"] == region]
-        on = pd.Series(False, index=dekads)
-        for ev in mine.itertuples(index=False):
-            on[(dekads >= ev.start) & (dekads <= ev.end)] = True
-        expected = inside & in_drought
-        tp += int((on & expected).sum())
-        fp += int((on & ~expected).sum())
-        fn += int((~on & expected).sum())
+    expected = {region: inside & in_drought for region, in_drought in truth.items()}
+    tp, fp, fn = alert_scores(events, dekads, expected)
     precision, recall = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
     assert precision >= 0.9 and recall >= 0.9, (precision, recall, events)
     rc = vegcube.load_recipe(json.loads((demo_run / "run.json").read_text())["recipe"])

@@ -41,7 +41,6 @@ from .scheduler import Scheduler
 
 __all__ = ["data_asset", "granule_item", "granule_product", "mirror_granules"]
 
-_COG = "image/tiff; application=geotiff; profile=cloud-optimized"
 _EXTENSIONS = [
     "https://stac-extensions.github.io/projection/v1.1.0/schema.json",
     "https://stac-extensions.github.io/raster/v1.1.0/schema.json",
@@ -181,23 +180,7 @@ def granule_item(
         collection=collection,
     )
     for key in keys:
-        layer = product.layers[key]
-        band: dict[str, Any] = {
-            "data_type": layer.dtype,
-            "nodata": layer.nodata,
-            "spatial_resolution": product.resolution,
-        }
-        if layer.scale is not None:
-            band["scale"] = layer.scale
-        if layer.offset is not None:
-            band["offset"] = layer.offset
-        if layer.unit is not None:
-            band["unit"] = layer.unit
-        item.add_asset(
-            key,
-            pystac.Asset(f"./{key}.tif", layer.title, media_type=_COG, roles=["data"],
-                         extra_fields={"raster:bands": [band]}),
-        )  # fmt: skip
+        item.add_asset(key, hdf5.layer_asset(key, product.layers[key], product.resolution))
     return item
 
 

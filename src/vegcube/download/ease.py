@@ -39,7 +39,6 @@ from .scheduler import Scheduler
 
 __all__ = ["day_item", "granule_day", "mirror_daily", "overlaps"]
 
-_COG = "image/tiff; application=geotiff; profile=cloud-optimized"
 _EXTENSIONS = [
     "https://stac-extensions.github.io/projection/v2.0.0/schema.json",
     "https://stac-extensions.github.io/raster/v1.1.0/schema.json",
@@ -154,19 +153,7 @@ def day_item(
         collection=collection,
     )
     for key in keys:
-        layer = product.layers[key]
-        band: dict[str, Any] = {
-            "data_type": layer.dtype,
-            "nodata": layer.nodata,
-            "spatial_resolution": round(tr.a, 3),
-        }
-        if layer.unit is not None:
-            band["unit"] = layer.unit
-        item.add_asset(
-            key,
-            pystac.Asset(f"./{key}.tif", layer.title, media_type=_COG, roles=["data"],
-                         extra_fields={"raster:bands": [band]}),
-        )  # fmt: skip
+        item.add_asset(key, hdf5.layer_asset(key, product.layers[key], round(tr.a, 3)))
     return item
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pystac
 import rasterio
 import rasterio.shutil
 import rasterio.windows
@@ -33,6 +34,7 @@ from rasterio.windows import Window
 from ..errors import DataError
 from ..export import atomic_path
 from ..sensors.modis import SINUSOIDAL_WKT
+from ..sensors.viirs import GranuleLayer
 
 __all__ = [
     "TILE_M",
@@ -40,12 +42,15 @@ __all__ = [
     "Y0",
     "convert",
     "granule_grid",
+    "layer_asset",
     "read_layer",
     "struct_metadata",
     "tile_grid",
     "to_nodata",
     "write_cog",
 ]
+
+COG_MEDIA_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
 
 #: west and north edges of the sinusoidal tiling, as the products' StructMetadata gives them
 X0, Y0 = -20015109.354, 10007554.677
@@ -176,6 +181,23 @@ def to_nodata(
     if fill:
         data = np.where(np.isin(data, fill), np.asarray(nodata, data.dtype), data)
     return data
+
+
+def layer_asset(key: str, layer: GranuleLayer, resolution: float) -> pystac.Asset:
+    """The COG asset a converted layer becomes: ``raster:bands`` with its type, nodata,
+    resolution and (when the product defines them) scale, offset and unit."""
+    band: dict[str, Any] = {
+        "data_type": layer.dtype,
+        "nodata": layer.nodata,
+        "spatial_resolution": resolution,
+    }
+    for name in ("scale", "offset", "unit"):
+        if getattr(layer, name) is not None:
+            band[name] = getattr(layer, name)
+    return pystac.Asset(
+        f"./{key}.tif", layer.title, media_type=COG_MEDIA_TYPE, roles=["data"],
+        extra_fields={"raster:bands": [band]},
+    )  # fmt: skip
 
 
 def write_cog(

@@ -57,7 +57,7 @@ from .scheduler import Scheduler
 
 __all__ = ["convert", "file_grid", "list_files", "mirror_swi", "swi_item"]
 
-_COG = "image/tiff; application=geotiff; profile=cloud-optimized"
+_COG = hdf5.COG_MEDIA_TYPE
 _EXTENSIONS = [
     "https://stac-extensions.github.io/projection/v2.0.0/schema.json",
     "https://stac-extensions.github.io/raster/v1.1.0/schema.json",

@@ -13,6 +13,7 @@ from ..sensors import (
     MODIS11A2,
     MODIS13Q1,
     MODIS21A2,
+    SENSORS,
     SENTINEL2,
     SLSTR,
     SMAP_L3,
@@ -88,6 +89,15 @@ def _defaults(sensor: Sensor) -> list[Any]:
     return list(sensor.default_flags)
 
 
+def _flags(sensor: Sensor, what: str) -> Any:
+    """The field of a sensor's mask key: its default flags, and the accepted ones listed."""
+    return Field(_defaults(sensor), description=f"{what} to mask: {_accepted(sensor)}")
+
+
+#: the mask keys holding flag names (Sentinel-2's SCL classes are numbers, checked apart)
+_FLAG_KEYS = tuple(dict.fromkeys(s.mask_key for s in SENSORS if s.mask_key and s is not SENTINEL2))
+
+
 class MaskSpec(_Section):
     """Which pixels are invalid."""
 
@@ -95,43 +105,15 @@ class MaskSpec(_Section):
     sentinel2_scl: list[int] = Field(
         _defaults(SENTINEL2), description="Sentinel-2 SCL classes to mask (0..11)"
     )
-    landsat_qa: list[str] = Field(
-        _defaults(LANDSAT),
-        description=f"Landsat QA_PIXEL flags to mask: {_accepted(LANDSAT)}",
-    )
-    modis13q1_qa: list[str] = Field(
-        _defaults(MODIS13Q1),
-        description=f"MOD13Q1 VI Quality flags to mask: {_accepted(MODIS13Q1)}",
-    )
-    modis09a1_qa: list[str] = Field(
-        _defaults(MODIS09A1),
-        description=f"MOD09A1 state QA flags to mask: {_accepted(MODIS09A1)}",
-    )
-    modis11a2_qa: list[str] = Field(
-        _defaults(MODIS11A2),
-        description=f"MOD11A2 LST QC flags to mask (lst source): {_accepted(MODIS11A2)}",
-    )
-    modis21a2_qa: list[str] = Field(
-        _defaults(MODIS21A2),
-        description=f"MOD21A2 LST QC flags to mask (lst source): {_accepted(MODIS21A2)}",
-    )
-    slstr_qa: list[str] = Field(
-        _defaults(SLSTR),
-        description=f"SLSTR confidence_in flags to mask (lst source): {_accepted(SLSTR)}",
-    )
-    smap_l4_qa: list[str] = Field(
-        _defaults(SMAP_L4),
-        description=f"SMAP L4 daily granule-count flags to mask: {_accepted(SMAP_L4)}",
-    )
-    smap_l3_qa: list[str] = Field(
-        _defaults(SMAP_L3),
-        description=f"SMAP L3 retrieval_qual_flag flags to mask: {_accepted(SMAP_L3)}",
-    )
-    swi_qa: list[str] = Field(
-        _defaults(SWI),
-        description=f"Copernicus SWI qflag (lowest QFLAG of the item) flags to mask: "
-        f"{_accepted(SWI)}",
-    )
+    landsat_qa: list[str] = _flags(LANDSAT, "Landsat QA_PIXEL flags")
+    modis13q1_qa: list[str] = _flags(MODIS13Q1, "MOD13Q1 VI Quality flags")
+    modis09a1_qa: list[str] = _flags(MODIS09A1, "MOD09A1 state QA flags")
+    modis11a2_qa: list[str] = _flags(MODIS11A2, "MOD11A2 LST QC flags (lst source)")
+    modis21a2_qa: list[str] = _flags(MODIS21A2, "MOD21A2 LST QC flags (lst source)")
+    slstr_qa: list[str] = _flags(SLSTR, "SLSTR confidence_in flags (lst source)")
+    smap_l4_qa: list[str] = _flags(SMAP_L4, "SMAP L4 daily granule-count flags")
+    smap_l3_qa: list[str] = _flags(SMAP_L3, "SMAP L3 retrieval_qual_flag flags")
+    swi_qa: list[str] = _flags(SWI, "Copernicus SWI qflag (lowest QFLAG of the item) flags")
     dilate_m: float = Field(
         0,
         ge=0,
@@ -157,17 +139,7 @@ class MaskSpec(_Section):
             raise ValueError(f"SCL classes are 0..11; got {bad}")
         return v
 
-    @field_validator(
-        "landsat_qa",
-        "modis13q1_qa",
-        "modis09a1_qa",
-        "modis11a2_qa",
-        "modis21a2_qa",
-        "slstr_qa",
-        "smap_l4_qa",
-        "smap_l3_qa",
-        "swi_qa",
-    )
+    @field_validator(*_FLAG_KEYS)
     @classmethod
     def _known_flags(cls, v: list[str], info: ValidationInfo) -> list[str]:
         from .. import sensors

@@ -60,9 +60,10 @@ def tile_of(lon: float, lat: float) -> tuple[int, int]:
     return int((x - _X0) // TILE_SIZE_M), int((_Y0 - y) // TILE_SIZE_M)
 
 
-def hv_tile(properties: Mapping[str, Any]) -> str | None:
-    """The sinusoidal tile of a MODIS item: ``h35v10``."""
-    h, v = properties.get("modis:horizontal-tile"), properties.get("modis:vertical-tile")
+def hv_tile(properties: Mapping[str, Any], *, prefix: str = "modis") -> str | None:
+    """The sinusoidal tile of an item: ``h35v10`` from ``<prefix>:horizontal-tile`` and
+    ``<prefix>:vertical-tile`` (MODIS items; ``viirs`` for the converted VIIRS ones)."""
+    h, v = properties.get(f"{prefix}:horizontal-tile"), properties.get(f"{prefix}:vertical-tile")
     if h is not None and v is not None:
         return f"h{int(h):02d}v{int(v):02d}"
     return None

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._sensor import Sensor
-from .modis import VI_QUALITY_FLAGS
+from .modis import VI_QUALITY_FLAGS, hv_tile
 from .modis import _invalid as _vi_quality_invalid
 from .modis_lst import MOD21_QC_FLAGS, _mod21_invalid
 
@@ -184,10 +184,7 @@ def granule_tile(granule_id: str) -> tuple[int, int] | None:
 
 def _tile(properties: Mapping[str, Any]) -> str | None:
     """The sinusoidal tile of a converted item: ``h33v11``."""
-    h, v = properties.get("viirs:horizontal-tile"), properties.get("viirs:vertical-tile")
-    if h is not None and v is not None:
-        return f"h{int(h):02d}v{int(v):02d}"
-    return None
+    return hv_tile(properties, prefix="viirs")
 
 
 def _scale_offset(properties: Mapping[str, Any], band: str | None = None) -> tuple[float, float]:
