@@ -116,15 +116,16 @@ def compute(
         r = ref.drop_vars("period_of_year").rename({"period_of_year": "time"})
     else:
         r = ref.sel(period_of_year=poy).drop_vars("period_of_year")
-    heat = None
+    heat = hot = None
     if {"tci", "vhi"} & set(indicators):
         if lst is None or lst not in comp:
             raise InputError("tci and vhi need a land-surface temperature variable (lst=...)")
         heat = tci(comp[lst], r, name=lst).where(r[f"{lst}_count"] >= min_years)
+        if "drought_class" in indicators:  # the heat's significance, for the TCI and VHI classes
+            hot = _hot(comp[lst], r, lst, thresholds, min_years)
         if "tci" in indicators:
             out[f"{lst}_tci"] = heat
         if "tci" in indicators and "drought_class" in indicators:
-            hot = _hot(comp[lst], r, lst, thresholds, min_years)
             tci_cls = drought_class(heat, thresholds, **(hot or {}))
             tci_cls.attrs["long_name"] = f"drought class from TCI of {lst} (heat stress)"
             out[f"{lst}_tci_drought_class"] = tci_cls
@@ -134,6 +135,7 @@ def compute(
         enough = count >= min_years
         value = _formulas(x, r, name, enough)  # computes only those asked for (and needed)
         vci = value("vci")
+        judged = None  # the index's significance (drought_class), reused by the VHI class
         for ind in indicators:
             if ind == "drought_class":
                 judged = _judged(value("anomaly"), r, name, thresholds)
@@ -159,11 +161,9 @@ def compute(
             da.attrs = {"long_name": f"{_LONG[ind]} of {name}", "units": unit}
             out[f"{name}_{ind}"] = da
         if heat is not None and lst and "drought_class" in indicators and "vhi" in indicators:
-            veg = _judged(value("anomaly"), r, name, thresholds)
-            hot = _hot(comp[lst], r, lst, thresholds, min_years)
-            gate = {} if veg is None or hot is None else {
-                "significant": veg[0]["significant"] | hot["significant"],
-                "monitorable": veg[0]["monitorable"] | hot["monitorable"],
+            gate = {} if judged is None or hot is None else {
+                "significant": judged[0]["significant"] | hot["significant"],
+                "monitorable": judged[0]["monitorable"] | hot["monitorable"],
             }  # fmt: skip
             vhi_cls = drought_class(out[f"{name}_vhi"], thresholds, **gate)
             vhi_cls.attrs["long_name"] = (
