@@ -16,7 +16,9 @@ stable land (land covers, one cell or more away from the drought's place):
   the noise;
 - the share of pixel-periods within ±3 periods of the switch classed moderate or worse: the
   chain's drought class (VCI, significant departures only) and TCI/VHI below 30 (Kogan's
-  moderate), beside the same share over the reference years (what chance alone gives);
+  moderate), beside the same share over the reference years (what chance alone gives) and
+  after them (the newer sensors alone); "not monitorable" counts as not flagged, as in the
+  local chain's false-alarm rate (`vegcube.testing.drought.scores`);
 
 then how VCI classes, TCI and VHI find the drought (periods wholly inside it; precision,
 recall and F1 as `vegcube.testing.truth.detection_scores` scores them).
@@ -51,16 +53,24 @@ LAND = {1: "forest", 2: "grassland", 3: "cropland", 5: "bare"}
 MODERATE = 30.0  # VCI/TCI/VHI below this: moderate drought or worse (Kogan's classes)
 
 
-#: run → (calibration applied, the LST fit's method)
-RUNS = {"calibrated": (True, "ols"), "lst-rma": (True, "rma"), "raw": (False, "ols")}
+#: run → (calibration applied, the LST fit's method, per-pixel offsets)
+RUNS = {
+    "calibrated": (True, "ols", True),
+    "line": (True, "ols", False),
+    "lst-rma": (True, "rma", True),
+    "raw": (False, "ols", False),
+}
 
 
-def run(archive: GlobalArchive, out: Path, *, apply: bool, lst_method: str) -> float:
+def run(archive: GlobalArchive, out: Path, *, apply: bool, lst_method: str, per_pixel: bool
+        ) -> float:  # fmt: skip
     """Run the global recipe into `out` (unless done); its wall time (0 when reused)."""
     if (out / "indicators.zarr").exists():
         return 0.0
     rc = archive.recipe(out, apply=apply)
     rc["lst"]["calibrate"]["method"] = lst_method
+    for cal in (rc["source"]["calibrate"], rc["lst"]["calibrate"]):
+        cal["per_pixel"] = per_pixel
     rc["output"]["report"] = False
     t0 = time.perf_counter()
     vegcube.run(rc)
@@ -78,12 +88,17 @@ def outputs(out: Path) -> dict[str, Any]:
         "tci_class": np.asarray(ind.lst_tci_drought_class.values >= 2),
         "vhi_class": np.asarray(ind.ndvi_vhi_drought_class.values >= 2),
     }
+    # a class of "not monitorable" (−2) is a value the map shows unflagged, as the local
+    # chain's false-alarm rate counts it (`testing.drought.scores`); no data (−1) is left out
+    def classed(v: np.ndarray) -> np.ndarray:
+        return np.isfinite(v) & (v >= -2)
+
     known = {
-        "class": np.isfinite(ind.ndvi_drought_class.values) & (ind.ndvi_drought_class.values >= 0),
+        "class": classed(ind.ndvi_drought_class.values),
         "tci": np.isfinite(ind.lst_tci.values),
         "vhi": np.isfinite(ind.ndvi_vhi.values),
-        "tci_class": np.asarray(ind.lst_tci_drought_class.values >= 0),
-        "vhi_class": np.asarray(ind.ndvi_vhi_drought_class.values >= 0),
+        "tci_class": classed(ind.lst_tci_drought_class.values),
+        "vhi_class": classed(ind.ndvi_vhi_drought_class.values),
     }
     return {
         "ind": ind,
@@ -136,6 +151,7 @@ def report(archive: GlobalArchive, runs: dict[str, dict[str, Any]], months: int)
     stable = np.isin(lc, list(LAND)) & far
     t = pd.DatetimeIndex(ind.time.values)
     ref = np.asarray((t >= archive.reference_start) & (t <= archive.reference_end))
+    after = np.asarray(t > archive.reference_end)  # the newer sensors alone, no reference year
     print(f"stable land: {int(stable.sum())} cells; drought's place: {int(place.sum())} cells")
     switches = [("NDVI MODIS → VIIRS", "ndvi", archive.ndvi_switch, 0.02, ""),
                 ("LST MODIS → SLSTR", "lst", archive.lst_switch, 0.5, " K")]  # fmt: skip
@@ -145,7 +161,7 @@ def report(archive: GlobalArchive, runs: dict[str, dict[str, Any]], months: int)
         near[max(k - 3, 0) : k + 3] = True
         print(
             f"\n{label} at {sw}: step over {months} months on stable land (target ≤ "
-            f"{target}{unit}); pixel-periods flagged at ±3 periods / over the reference"
+            f"{target}{unit}); pixel-periods flagged at ±3 periods / over the reference / after it"
         )
         for name, o in runs.items():
             f = o["fits"][var]
@@ -165,6 +181,7 @@ def report(archive: GlobalArchive, runs: dict[str, dict[str, Any]], months: int)
             print(f"  {'':10s} anomaly spread (sd) before / from the switch: {spread}")
             shares = " ".join(
                 f"{key} {flagged(o, key, stable, near):5.1%} / {flagged(o, key, stable, ref):5.1%}"
+                f" / {flagged(o, key, stable, after):5.1%}"
                 for key in KEYS
             )
             print(f"  {'':10s} flagged: {shares}")
@@ -197,8 +214,8 @@ def main() -> None:
     archive = generate_global_archive(args.work / "archive", model_size=args.model_size)
     print(f"archive {args.work / 'archive'}: {archive.items} ({time.perf_counter() - t0:.1f} s)")
     runs = {}
-    for name, (apply, method) in RUNS.items():
-        took = run(archive, args.work / name, apply=apply, lst_method=method)
+    for name, (apply, method, per_pixel) in RUNS.items():
+        took = run(archive, args.work / name, apply=apply, lst_method=method, per_pixel=per_pixel)
         print(f"run {name}: {args.work / name} ({took:.1f} s)")
         runs[name] = outputs(args.work / name)
     report(archive, runs, args.months)

@@ -292,6 +292,34 @@ def grid(geom: Geometry, *, crs: str = "auto", resolution: float = 10) -> GeoBox
     return GeoBox.from_geopolygon(geom.to_crs(target), resolution=resolution, crs=target)
 
 
+def ground_resolution(obj: GeoBox | xr.Dataset | xr.DataArray) -> tuple[float, float]:
+    """A grid's pixel size on the ground in metres, (y, x): the resolution of a projected
+    grid; on a geographic grid (EPSG:4326, degrees), the geodesic size of its centre pixel.
+    Without a CRS (plain coordinates), their spacing."""
+    if isinstance(obj, GeoBox):
+        gbox: GeoBox | None = obj
+    else:
+        try:
+            gbox = obj.odc.geobox
+        except (AttributeError, ValueError):
+            gbox = None
+    if gbox is None or gbox.crs is None:
+        assert not isinstance(obj, GeoBox)
+        step = {d: abs(float(obj[d][1] - obj[d][0])) for d in "yx" if obj.sizes.get(d, 0) > 1}
+        return step.get("y", step.get("x", 1.0)), step.get("x", step.get("y", 1.0))
+    dy, dx = abs(gbox.resolution.y), abs(gbox.resolution.x)
+    if not gbox.crs.geographic:
+        return dy, dx
+    from pyproj import Geod
+
+    lon, lat = gbox.geographic_extent.centroid.coords[0]
+    geod = Geod(ellps="WGS84")
+    return (
+        float(geod.inv(lon, lat - dy / 2, lon, lat + dy / 2)[2]),
+        float(geod.inv(lon - dx / 2, lat, lon + dx / 2, lat)[2]),
+    )
+
+
 def inside(ds: xr.Dataset | xr.DataArray, geom: Geometry) -> xr.DataArray:
     """Boolean (y, x): True where a pixel's centre lies inside the AOI polygon."""
     gbox: GeoBox = ds.odc.geobox

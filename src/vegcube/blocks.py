@@ -28,7 +28,16 @@ from odc.geo.geobox import GeoBox
 
 from .errors import DataError
 
-__all__ = ["Layout", "Tile", "assemble", "by_tiles", "layout", "map_chunks", "tiles"]
+__all__ = [
+    "Layout",
+    "Tile",
+    "assemble",
+    "by_tiles",
+    "chunks_like",
+    "layout",
+    "map_chunks",
+    "tiles",
+]
 
 #: a task's working memory (bytes) the tile side is chosen for
 BUDGET = 256 * 2**20
@@ -172,8 +181,9 @@ def by_tiles(
     parts = assemble(cells, {n: probe[n].dtype for n in names})
     coords = {
         "time": table["start"].values,
-        "y": grid.coords["y"].values,
-        "x": grid.coords["x"].values,
+        # named latitude/longitude on a geographic grid: the cube's y and x (`cube.load`)
+        "y": grid.coords[grid.dimensions[0]].values,
+        "x": grid.coords[grid.dimensions[1]].values,
     }
     out = xr.Dataset(
         {n: (("time", "y", "x"), parts[n], probe[n].attrs) for n in names},
@@ -270,7 +280,10 @@ def _solar_day(item: pystac.Item, lon: float) -> np.datetime64:
 
 
 def map_chunks(
-    fn: Callable[..., xr.Dataset], ds: xr.Dataset, *others: xr.Dataset, lookback: int = 0
+    fn: Callable[..., xr.Dataset],
+    ds: xr.Dataset,
+    *others: xr.Dataset,
+    lookback: int = 0,
 ) -> xr.Dataset:
     """`fn(block, *others_block)` per chunk of `ds` (time, y, x), as one task each.
 
@@ -286,51 +299,25 @@ def map_chunks(
     cubes = [v for v in ds.data_vars.values() if v.chunks and set(v.dims) == {"time", "y", "x"}]
     if not cubes:
         return fn(ds, *others)
-    chunks = dict(zip(cubes[0].dims, cubes[0].chunks, strict=True))  # type: ignore[arg-type]
-    tc, yc, xc = (chunks[d] for d in ("time", "y", "x"))
-    edges = [np.cumsum((0, *c)) for c in (tc, yc, xc)]
-
-    poy = np.asarray(ds["period_of_year"].values) if "period_of_year" in ds.coords else None
-    # small coordinates (period ends, flags) read once, not once per task
-    ds, others = _small_coords_loaded(ds), tuple(_small_coords_loaded(o) for o in others)
-
-    def first(it: int) -> int:  # the block's first time step, its look-back included
-        return max(0, int(edges[0][it]) - lookback)
-
-    def part(obj: xr.Dataset, iy: int, ix: int, it: int) -> xr.Dataset:
-        sel: dict[str, Any] = {
-            "y": slice(edges[1][iy], edges[1][iy + 1]),
-            "x": slice(edges[2][ix], edges[2][ix + 1]),
-        }
-        if "time" in obj.dims:
-            sel["time"] = slice(first(it), edges[0][it + 1])
-        elif poy is not None and "period_of_year" in obj.dims:  # only the block's periods
-            wanted = obj.indexes["period_of_year"].get_indexer(
-                np.unique(poy[first(it) : edges[0][it + 1]])
-            )
-            sel["period_of_year"] = _as_slice(wanted)
-        return _cut(obj, sel)
+    plan = _Plan(ds, others, lookback)
+    ds, others = plan.ds, plan.others
+    probe = plan.probe(fn)
+    names = [str(v) for v in probe.data_vars]
+    run = uuid.uuid4().hex
+    tc, yc, xc = plan.chunks
 
     def task(block: xr.Dataset, *rest: xr.Dataset, extra: int = 0) -> dict[str, np.ndarray]:
         out = fn(block, *rest)  # `extra` look-back steps at its head, not the block's own
         return {str(k): np.asarray(v.values)[extra:] for k, v in out.data_vars.items()}
 
-    # a small corner of the first chunk gives the variables, their types and attributes
-    corner = {"y": slice(0, 16), "x": slice(0, 16)}
-    probe = fn(
-        part(ds, 0, 0, 0).isel({"time": slice(0, 1), **corner}).compute(),
-        *(part(o, 0, 0, 0).isel(corner).compute() for o in others),
-    )
-    names = [str(v) for v in probe.data_vars]
-    run = uuid.uuid4().hex
     cells = [
         [
             [
                 (
                     dask.delayed(task, pure=False)(
-                        part(ds, iy, ix, it),
-                        *(part(o, iy, ix, it) for o in others),
-                        extra=int(edges[0][it]) - first(it),
+                        plan.part(ds, iy, ix, it),
+                        *(plan.part(o, iy, ix, it) for o in others),
+                        extra=int(plan.edges[0][it]) - plan.first(it),
                         dask_key_name=f"vegcube-{fn.__name__}-{run}-{it}-{iy}-{ix}",
                     ),
                     (nt, ny, nx),
@@ -341,7 +328,79 @@ def map_chunks(
         ]
         for it, nt in enumerate(tc)
     ]
-    arrays = assemble(cells, {n: probe[n].dtype for n in names})
+    return _result(ds, probe, assemble(cells, {n: probe[n].dtype for n in names}))
+
+
+def chunks_like(
+    fn: Callable[..., xr.Dataset],
+    ds: xr.Dataset,
+    *like: xr.Dataset,
+    lookback: int = 0,
+) -> xr.Dataset:
+    """What `map_chunks(fn, ds, *others, lookback=lookback)` gives (variables, types,
+    attributes, encodings, coordinates, chunks), its values zeros: the layout of a store
+    whose chunks other tasks write. `like` stand in for `others` (the same variables, types
+    and attributes; cheap to compute: a small corner of them is, for the probe)."""
+    plan = _Plan(ds, like, lookback)
+    probe = plan.probe(fn)
+    shape = tuple(sum(c) for c in plan.chunks)
+    return _result(
+        plan.ds,
+        probe,
+        {
+            str(n): darr.zeros(shape, chunks=plan.chunks, dtype=v.dtype)
+            for n, v in probe.data_vars.items()
+        },
+    )
+
+
+class _Plan:
+    """How `map_chunks` cuts `ds` (time, y, x) and `others` into blocks."""
+
+    def __init__(self, ds: xr.Dataset, others: Sequence[xr.Dataset], lookback: int) -> None:
+        cubes = [v for v in ds.data_vars.values() if v.chunks and set(v.dims) == {"time", "y", "x"}]
+        sizes = dict(zip(cubes[0].dims, cubes[0].chunks, strict=True))  # type: ignore[arg-type]
+        self.chunks = tuple(tuple(sizes[d]) for d in ("time", "y", "x"))
+        self.edges = [np.cumsum((0, *c)) for c in self.chunks]
+        self.lookback = lookback
+        self.poy = (
+            np.asarray(ds["period_of_year"].values) if "period_of_year" in ds.coords else None
+        )
+        # small coordinates (period ends, flags) read once, not once per task
+        self.ds = _small_coords_loaded(ds)
+        self.others = tuple(_small_coords_loaded(o) for o in others)
+
+    def first(self, it: int) -> int:
+        """The block's first time step, its look-back included."""
+        return max(0, int(self.edges[0][it]) - self.lookback)
+
+    def part(self, obj: xr.Dataset, iy: int, ix: int, it: int) -> xr.Dataset:
+        edges = self.edges
+        sel: dict[str, Any] = {
+            "y": slice(edges[1][iy], edges[1][iy + 1]),
+            "x": slice(edges[2][ix], edges[2][ix + 1]),
+        }
+        if "time" in obj.dims:
+            sel["time"] = slice(self.first(it), edges[0][it + 1])
+        elif self.poy is not None and "period_of_year" in obj.dims:  # only the block's periods
+            wanted = obj.indexes["period_of_year"].get_indexer(
+                np.unique(self.poy[self.first(it) : edges[0][it + 1]])
+            )
+            sel["period_of_year"] = _as_slice(wanted)
+        return _cut(obj, sel)
+
+    def probe(self, fn: Callable[..., xr.Dataset]) -> xr.Dataset:
+        """`fn` on a small corner of the first chunk: the variables, types and attributes."""
+        corner = {"y": slice(0, 16), "x": slice(0, 16)}
+        return fn(
+            self.part(self.ds, 0, 0, 0).isel({"time": slice(0, 1), **corner}).compute(),
+            *(self.part(o, 0, 0, 0).isel(corner).compute() for o in self.others),
+        )
+
+
+def _result(ds: xr.Dataset, probe: xr.Dataset, arrays: dict[str, Any]) -> xr.Dataset:
+    """`map_chunks`'s dataset: `arrays` as `probe`'s variables, `ds`'s time coordinates."""
+    names = [str(v) for v in probe.data_vars]
     data = {n: (("time", "y", "x"), arrays[n], probe[n].attrs) for n in names}
     coords = {k: v for k, v in ds.coords.items() if k in probe.coords or "time" in v.dims}
     out = xr.Dataset(data, coords=coords, attrs=probe.attrs)

@@ -13,6 +13,12 @@ dilution) and gives a different line when the roles swap; RMA is symmetric, so t
 relation is the inverse line, and it is closed-form on millions of pairs. Outliers (missed
 cloud edges, shadows) are removed by iterating the fit and dropping pairs whose residual is
 beyond `clip` robust standard deviations (1.4826 × MAD). ``method="ols"`` is available.
+
+With ``per_pixel``, each pixel also gets its own offset from the line: the mean of its pairs'
+residuals, shrunk towards 0 by its sampling error (`pixel_offsets`). Two sensors seldom see a
+pixel through the same footprint (MODIS's fixed 1 km grid, SLSTR's swath pixels falling
+differently on every orbit), so on mixed land one line leaves a lasting per-pixel bias that a
+reference of the older sensor's years reads as an anomaly after a switch.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -40,12 +46,15 @@ __all__ = [
     "harmonise",
     "pairs",
     "period_sensors",
+    "pixel_offsets",
     "to_attrs",
 ]
 
 Method = Literal["rma", "ols"]
 #: fewer pixel pairs than this: no fit (NaN), nothing applied
 MIN_PAIRS = 50
+#: fewer pairs than this at a pixel: no offset of its own (the line alone)
+MIN_PIXEL_PAIRS = 5
 
 
 @dataclass(frozen=True)
@@ -63,6 +72,11 @@ class Fit:
     method: str = "rma"
     max_days: float = 1.0
     applied: bool = False
+    per_pixel: bool = False
+    #: per_pixel: the spread (sd) of the pixels' offsets, in the index's unit
+    offset_sd: float | None = None
+    #: per_pixel: each pixel's offset from the line (y, x), None when not computed or loaded
+    offsets: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -70,15 +84,33 @@ class Fit:
         return bool(self.n >= MIN_PAIRS and np.isfinite(self.slope) and self.slope != 0)
 
     def to_reference(self, values: Any) -> Any:
-        """Sensor values mapped onto the reference scale: (value − intercept) / slope."""
-        return (values - self.intercept) / self.slope
+        """Sensor values mapped onto the reference scale: (value − intercept − offset) / slope,
+        the pixel's offset (0 without `offsets`) broadcast over the last two axes (y, x)."""
+        if self.offsets is None:
+            return (values - self.intercept) / self.slope
+        off: Any = self.offsets
+        if tuple(np.shape(values)[-2:]) != off.shape:
+            raise DataError(
+                f"calibrate: the per-pixel offsets of {self.index} ({self.sensor}) are "
+                f"{off.shape[0]} × {off.shape[1]} px; the cube is "
+                f"{' × '.join(map(str, np.shape(values)[-2:]))} (a different grid?)"
+            )
+        if isinstance(values, xr.DataArray):
+            off = xr.DataArray(off, dims=values.dims[-2:])  # positional: no label alignment
+        return (values - self.intercept - off) / self.slope
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready fields (NaN as None)."""
+        """JSON-ready fields (NaN as None), without the offsets' array."""
         return {
             k: (None if isinstance(v, float) and not np.isfinite(v) else v)
-            for k, v in asdict(self).items()
+            for k, v in ((f.name, getattr(self, f.name)) for f in fields(self))
+            if k != "offsets"
         }
+
+    @property
+    def key(self) -> str:
+        """``<index>_<sensor>``: the name of this fit's offsets in ``OUT/calibration.zarr``."""
+        return f"{self.index}_{self.sensor}"
 
 
 def fit_line(
@@ -160,6 +192,19 @@ def pairs(
 
     `sensor` and `reference` are sensor names (`landsat`) or collection ids.
     """
+    vals, ref_at, sen_at = _paired(ds, index, sensor, reference, max_days)
+    if not ref_at:
+        return np.empty(0), np.empty(0), 0
+    ref = np.concatenate([vals[k].ravel() for k in ref_at])
+    sen = np.concatenate([vals[k].ravel() for k in sen_at])
+    return ref, sen, len(ref_at)
+
+
+def _paired(
+    ds: xr.Dataset, index: str, sensor: str, reference: str, max_days: float
+) -> tuple[np.ndarray, list[int], list[int]]:
+    """The values of `index` in the scenes of every pair (scene, y, x; computed now) and,
+    per pair, the positions of its reference scene and of its sensor scene in them."""
     if index not in ds:
         raise BandError(
             f"calibrate: index {index!r} is not in the cube ({', '.join(map(str, ds.data_vars))})"
@@ -170,13 +215,56 @@ def pairs(
     gap = np.abs(days[s_pos][:, None] - days[r_pos][None, :])
     si, ri = np.nonzero(gap <= max_days + 1e-9)
     if si.size == 0:
-        return np.empty(0), np.empty(0), 0
+        return np.empty((0, 0, 0)), [], []
     need = np.unique(np.concatenate([s_pos[si], r_pos[ri]]))
     vals = np.asarray(ds[index].isel(time=need).values, dtype="float64")
     at = {int(t): k for k, t in enumerate(need)}
-    ref = [vals[at[int(r_pos[j])]].ravel() for j in ri]
-    sen = [vals[at[int(s_pos[i])]].ravel() for i in si]
-    return np.concatenate(ref), np.concatenate(sen), int(si.size)
+    return vals, [at[int(r_pos[j])] for j in ri], [at[int(s_pos[i])] for i in si]
+
+
+def pixel_offsets(
+    vals: np.ndarray,
+    ref_at: Sequence[int],
+    sen_at: Sequence[int],
+    slope: float,
+    intercept: float,
+    *,
+    clip: float = 3.5,
+) -> np.ndarray:
+    """Each pixel's offset from the line ``sensor = slope × reference + intercept`` (y, x):
+    the mean residual of its pairs, shrunk towards 0 by its sampling error.
+
+    Residuals beyond `clip` robust standard deviations of all pixels' are dropped (as the
+    line's fit drops them). The shrinkage is the empirical-Bayes (James–Stein) one: with
+    within-pixel variance v (pooled) and between-pixel variance τ² of the true offsets
+    (the spread of the pixel means beyond what v/n gives), a pixel of n pairs keeps
+    τ² / (τ² + v/n) of its mean: all of it when the offsets are real and well sampled,
+    nothing when they are noise. Fewer than `MIN_PIXEL_PAIRS` pairs: 0.
+    """
+    shape = vals.shape[1:]
+    n = np.zeros(shape)
+    total = np.zeros(shape)
+    square = np.zeros(shape)
+    res = [vals[s] - (slope * vals[r] + intercept) for r, s in zip(ref_at, sen_at, strict=True)]
+    every = np.concatenate([e[np.isfinite(e)] for e in res]) if res else np.empty(0)
+    if every.size < 3:
+        return np.zeros(shape)
+    centre = float(np.median(every))
+    sigma = 1.4826 * float(np.median(np.abs(every - centre)))
+    for e in res:
+        ok = np.isfinite(e) & (np.abs(e - centre) <= clip * sigma if sigma > 0 else True)
+        n += ok
+        total += np.where(ok, e, 0.0)
+        square += np.where(ok, e * e, 0.0)
+    enough = n >= MIN_PIXEL_PAIRS
+    if enough.sum() < 2:
+        return np.zeros(shape)
+    mean = np.where(enough, total / np.maximum(n, 1), 0.0)
+    within = (square - n * mean**2)[enough].sum() / max(float((n - 1)[enough].sum()), 1.0)
+    error = within / np.maximum(n, 1)  # the sampling variance of each pixel's mean
+    between = max(float(np.var(mean[enough]) - np.mean(error[enough])), 0.0)
+    keep = between / (between + error) if between > 0 else np.zeros(shape)
+    return np.where(enough, keep * mean, 0.0)
 
 
 def fit(
@@ -187,13 +275,19 @@ def fit(
     reference: str,
     max_days: float = 1.0,
     method: Method = "rma",
+    per_pixel: bool = False,
 ) -> Fit:
-    """The relation ``sensor = slope × reference + intercept`` of `index` on paired scenes."""
-    ref, sen, n_scenes = pairs(
-        ds, index=index, sensor=sensor, reference=reference, max_days=max_days
-    )
+    """The relation ``sensor = slope × reference + intercept`` of `index` on paired scenes
+    (with `per_pixel`, and each pixel's offset from it: `pixel_offsets`)."""
+    vals, ref_at, sen_at = _paired(ds, index, sensor, reference, max_days)
+    ref = np.concatenate([vals[k].ravel() for k in ref_at]) if ref_at else np.empty(0)
+    sen = np.concatenate([vals[k].ravel() for k in sen_at]) if sen_at else np.empty(0)
     slope, intercept, r2, n = fit_line(ref, sen, method=method)
-    return Fit(index, sensor, reference, slope, intercept, r2, n, n_scenes, method, max_days)
+    f = Fit(index, sensor, reference, slope, intercept, r2, n, len(ref_at), method, max_days)
+    if not per_pixel or not f.ok:
+        return f
+    off = pixel_offsets(vals, ref_at, sen_at, slope, intercept)
+    return replace(f, per_pixel=True, offset_sd=float(np.std(off)), offsets=off)
 
 
 def apply(ds: xr.Dataset, fits: Iterable[Fit]) -> xr.Dataset:
@@ -221,17 +315,29 @@ def harmonise(
     max_days: float = 1.0,
     method: Method = "rma",
     apply_fit: bool = True,
+    per_pixel: bool = False,
     known: Sequence[Mapping[str, Any]] | None = None,
+    offsets: Mapping[str, np.ndarray] | None = None,
 ) -> tuple[xr.Dataset, list[Fit]]:
-    """Fit every other sensor of `ds` against `reference` for each index; apply if asked.
+    """Fit every other sensor of `ds` against `reference` for each index (`per_pixel`: and
+    each pixel's offset); apply if asked.
 
     Returns the (possibly rescaled) dataset and the fits, `applied` set on those used.
     `known` fits (as `from_attrs` gives them: an update after a sensor switch, whose new
-    scenes no longer overlap the reference's) are applied as they are instead of refitted.
+    scenes no longer overlap the reference's) are applied as they are instead of refitted,
+    with their per-pixel `offsets` (by `Fit.key`, as `OUT/calibration.zarr` holds them).
     """
     if "sensor" not in ds.coords:
         raise DataError("calibrate: the cube has no `sensor` coordinate (one sensor only?)")
     kept = [Fit(**dict(f)) for f in known or [] if indices is None or f["index"] in indices]
+    for i, f in enumerate(kept):
+        if f.per_pixel:
+            if offsets is None or f.key not in offsets:
+                raise DataError(
+                    f"calibrate: the history's fit of {f.index} ({f.sensor}) has per-pixel "
+                    f"offsets, but {f.key!r} is not in calibration.zarr: run the whole series"
+                )
+            kept[i] = replace(f, offsets=np.asarray(offsets[f.key]))
     if kept:
         return (apply(ds, [f for f in kept if f.applied]) if apply_fit else ds), kept
     from . import sensors
@@ -242,9 +348,10 @@ def harmonise(
     for other in (n for n in names if n != ref_name):
         for index in indices or [str(v) for v in ds.data_vars]:
             f = fit(
-                ds, index=index, sensor=other, reference=ref_name, max_days=max_days, method=method
-            )
-            fits.append(Fit(**{**asdict(f), "applied": apply_fit and f.ok}))
+                ds, index=index, sensor=other, reference=ref_name, max_days=max_days,
+                method=method, per_pixel=per_pixel,
+            )  # fmt: skip
+            fits.append(replace(f, applied=apply_fit and f.ok))
     return (apply(ds, fits) if apply_fit else ds), fits
 
 

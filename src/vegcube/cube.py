@@ -20,12 +20,12 @@ from odc.geo.geobox import GeoBox
 from odc.stac import ParsedItem
 from odc.stac import load as stac_load
 
-from . import sensors
+from . import catalog, sensors
 from ._odc import RioDriver, RioReader, StacAuxReader
 from .errors import AccessError, BandError, DataError, VegcubeError
 from .sensors import values
 
-__all__ = ["asset_keys", "load", "value_rules"]
+__all__ = ["asset_keys", "load", "read_stac", "value_rules"]
 
 
 def asset_keys(
@@ -79,9 +79,17 @@ def load(
         groups.setdefault(name, []).append(item)
     per = _bands_per_collection(groups, bands)
     parts = [
-        _load_one(its, per[c], grid=grid, collection=c, chunk=chunk) for c, its in groups.items()
+        _yx(_load_one(its, per[c], grid=grid, collection=c, chunk=chunk))
+        for c, its in groups.items()
     ]
     return parts[0] if len(parts) == 1 else _combine(parts)
+
+
+def _yx(ds: xr.Dataset) -> xr.Dataset:
+    """The cube's spatial dimensions are (y, x) on every grid: odc-stac names those of a
+    geographic grid (EPSG:4326) latitude and longitude, which the chain's steps do not know."""
+    names = {"latitude": "y", "longitude": "x"}
+    return ds.rename({k: v for k, v in names.items() if k in ds.dims})
 
 
 def value_rules(
@@ -151,16 +159,32 @@ def _load_one(
     chunk: int | None,
 ) -> xr.Dataset:
     sensor = sensors.for_collection(collection)
-    keys = asset_keys(items, bands, collection=collection)
-    if sensor.reader is not None:  # a swath product: gridded by its own reader (`swath`)
+    asset_keys(items, bands, collection=collection)  # a missing asset named, whoever reads
+    if sensor.reader is not None:  # swath products (`swath`), NetCDF grids (SYN V10)
         return sensor.reader(items, bands, grid=grid, collection=collection, chunk=chunk)
+    return read_stac(items, bands, grid=grid, collection=collection, chunk=chunk)
+
+
+def read_stac(
+    items: Sequence[pystac.Item],
+    bands: Sequence[str],
+    *,
+    grid: GeoBox,
+    collection: str,
+    chunk: int | None,
+) -> xr.Dataset:
+    """One collection's `items` read by odc-stac: `load`'s path for a sensor without a
+    `Sensor.reader`, and the end of a reader that only adapts the items (SYN V10: NetCDF
+    subdataset paths)."""
+    sensor = sensors.for_collection(collection)
+    keys = asset_keys(items, bands, collection=collection)
     items = _unify(items, keys, sensor)
     lon = grid.geographic_extent.centroid.coords[0][0]
 
     seen: dict[int, dt.date] = {}  # odc-stac's grouping, item by item (no second parse)
 
     def solar_day(item: pystac.Item, parsed: ParsedItem, idx: int) -> dt.date:
-        day = seen[idx] = parsed.solar_date_at(lon).date()
+        day = seen[idx] = catalog.scene_day(item, lon)  # a composite: its start's UTC day
         return day
 
     qa = {keys[b] for b in bands if b in sensor.qa_bands}

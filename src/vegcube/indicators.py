@@ -10,7 +10,15 @@ import xarray as xr
 from . import significance
 from .errors import InputError
 
-__all__ = ["DROUGHT_CLASSES", "INDICATORS", "compute", "drought_class", "tci", "vhi"]
+__all__ = [
+    "DROUGHT_CLASSES",
+    "INDICATORS",
+    "compute",
+    "drought_class",
+    "era_noises",
+    "tci",
+    "vhi",
+]
 
 INDICATORS = (
     "vci", "zscore", "anomaly", "pct_normal", "percentile", "drought_class", "tci", "vhi",
@@ -100,7 +108,9 @@ def compute(
     min_confidence, anomaly ≤ −`min_anomaly`, for `persistence` consecutive periods of `comp`
     (counted from its first period); `<var>_confidence` is written beside the class, and a
     pixel whose reference spread is within its noise (`<var>_noise` of `ref`) is "not
-    monitorable" (−2) unless its departure is significant.
+    monitorable" (−2) unless its departure is significant. A continuity series (a `sensor` or
+    `<lst>_sensor` coordinate) is judged with each period's sensor era's noise where `ref` has
+    `<var>_era_noise` (`significance.era_noise`).
 
     With `lst` (the name of a land-surface-temperature variable in `comp` and `ref`), "tci"
     gives `<lst>_tci` = 100·(max − T)/(max − min) and "vhi" gives `<var>_vhi` =
@@ -122,7 +132,7 @@ def compute(
             raise InputError("tci and vhi need a land-surface temperature variable (lst=...)")
         heat = tci(comp[lst], r, name=lst).where(r[f"{lst}_count"] >= min_years)
         if "drought_class" in indicators:  # the heat's significance, for the TCI and VHI classes
-            hot = _hot(comp[lst], r, lst, thresholds, min_years)
+            hot = _hot(comp[lst], r, lst, thresholds, min_years, _noise(comp, r, lst, lst))
         if "tci" in indicators:
             out[f"{lst}_tci"] = heat
         if "tci" in indicators and "drought_class" in indicators:
@@ -138,7 +148,9 @@ def compute(
         judged = None  # the index's significance (drought_class), reused by the VHI class
         for ind in indicators:
             if ind == "drought_class":
-                judged = _judged(value("anomaly"), r, name, thresholds)
+                judged = _judged(
+                    value("anomaly"), r, name, thresholds, _noise(comp, r, name, lst)
+                )
                 out[f"{name}_drought_class"] = drought_class(
                     vci,
                     thresholds,
@@ -202,14 +214,58 @@ def _formulas(
     return value
 
 
+def _sensor_coord(name: str, lst: str | None) -> str:
+    """The coordinate naming each period's sensor in a continuity series: ``<lst>_sensor``
+    for the land-surface temperature, ``sensor`` for the indices."""
+    return f"{lst}_sensor" if name == lst else "sensor"
+
+
+def era_noises(
+    series: xr.Dataset, variables: Sequence[str], *, lst: str | None = None
+) -> xr.Dataset:
+    """``<var>_era_noise`` (`significance.era_noise`) of each variable of a continuity series
+    that has its sensor coordinate (none otherwise), to go beside the reference: the values
+    observed, not gap-filled (``<var>_quality`` −1, else ``<var>_count`` > 0), count."""
+    out = xr.Dataset()
+    for name in variables:
+        coord = _sensor_coord(name, lst)
+        if name not in series or coord not in series.coords:
+            continue
+        observed = None
+        if f"{name}_quality" in series:
+            observed = series[f"{name}_quality"] == -1
+        elif f"{name}_count" in series:
+            observed = series[f"{name}_count"] > 0
+        noise = significance.era_noise(
+            series[name], series[coord].values, name=name, observed=observed
+        )
+        out[noise.name] = noise.drop_vars(
+            [c for c in noise.coords if c not in (*noise.dims, "spatial_ref")]
+        )
+    return out
+
+
+def _noise(comp: xr.Dataset, r: xr.Dataset, name: str, lst: str | None) -> xr.DataArray | None:
+    """The noise `name`'s periods are judged with: the reference's, or in a continuity series
+    each period's sensor era's (`<name>_era_noise` of the reference, `era_noises`)."""
+    coord = _sensor_coord(name, lst)
+    sensors = comp[coord].values if coord in comp.coords else None
+    return significance.period_noise(r.get(f"{name}_noise"), r.get(f"{name}_era_noise"), sensors)
+
+
 def _judged(
-    anomaly: xr.DataArray, r: xr.Dataset, name: str, t: Mapping[str, float | None]
+    anomaly: xr.DataArray,
+    r: xr.Dataset,
+    name: str,
+    t: Mapping[str, float | None],
+    noise: xr.DataArray | None = None,
 ) -> tuple[dict[str, xr.DataArray], xr.DataArray] | None:
-    """The significance gate and monitorability of `name`'s departures, and the confidence;
-    None when `t` asks for no significance (min_confidence unset)."""
+    """The significance gate and monitorability of `name`'s departures (judged with `noise`,
+    default the reference's), and the confidence; None when `t` asks for no significance
+    (min_confidence unset)."""
     if t.get("min_confidence") is None:
         return None
-    noise = r.get(f"{name}_noise")
+    noise = r.get(f"{name}_noise") if noise is None else noise
     std, count = r[f"{name}_std"], r[f"{name}_count"]
     conf = significance.confidence(anomaly, std, count, noise)
     sig = significance.significant(
@@ -227,7 +283,12 @@ def _judged(
 
 
 def _hot(
-    t: xr.DataArray, r: xr.Dataset, name: str, th: Mapping[str, float | None], min_years: int
+    t: xr.DataArray,
+    r: xr.Dataset,
+    name: str,
+    th: Mapping[str, float | None],
+    min_years: int,
+    noise: xr.DataArray | None = None,
 ) -> dict[str, xr.DataArray] | None:
     """The significance gate of a temperature's departure above its reference mean (heat
     stress): sure enough (`min_confidence`) and at least `min_heat` K; None without
@@ -235,7 +296,7 @@ def _hot(
     test on mean − T."""
     judged = _judged(
         (r[f"{name}_mean"] - t).where(r[f"{name}_count"] >= min_years), r, name,
-        {**th, "min_anomaly": th.get("min_heat") or 0.0},
+        {**th, "min_anomaly": th.get("min_heat") or 0.0}, noise,
     )  # fmt: skip
     return None if judged is None else judged[0]
 

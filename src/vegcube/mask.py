@@ -47,9 +47,13 @@ def disk(radius_px: float) -> np.ndarray:
 def dilate(flag: xr.DataArray, *, metres: float, resolution: float | None = None) -> xr.DataArray:
     """Grow True regions of a (…, y, x) boolean array by `metres` (a disk), scene by scene.
 
-    Works lazily on dask arrays (chunks overlap by the radius) and eagerly on numpy.
+    Works lazily on dask arrays (chunks overlap by the radius) and eagerly on numpy. The
+    pixel size is `resolution` (m), else the grid's on the ground (`aoi.ground_resolution`:
+    degrees of a geographic grid in metres).
     """
-    res = resolution or abs(float(flag.x[1] - flag.x[0]))
+    from .aoi import ground_resolution
+
+    res = resolution or float(np.mean(ground_resolution(flag)))
     radius = metres / res
     if radius < 1:
         return flag

@@ -121,8 +121,7 @@ def plan(recipe: Recipe | dict[str, Any] | str | os.PathLike[str]) -> Plan:
         )
     items, duplicates = catalog.one_per_acquisition(items, preference=colls)
     if rc.reference is not None:
-        first, last = items[0].datetime, items[-1].datetime
-        assert first is not None and last is not None
+        first, last = catalog.acquired(items[0]), catalog.acquired(items[-1])
         if rc.reference.end < first.date() or rc.reference.start > last.date():
             raise RecipeError(
                 f"reference: {rc.reference.start}..{rc.reference.end} holds no scene; the data "
@@ -163,9 +162,7 @@ def plan(recipe: Recipe | dict[str, Any] | str | os.PathLike[str]) -> Plan:
         lon = gbox.geographic_extent.centroid.coords[0][0]
 
         def day(it: pystac.Item) -> dt.date:
-            when = it.datetime or it.common_metadata.start_datetime
-            assert when is not None
-            return (when + dt.timedelta(hours=lon / 15)).date()
+            return catalog.scene_day(it, lon)
 
         s2_days = {
             day(it)

@@ -23,7 +23,7 @@ import dask
 import numpy as np
 import pandas as pd
 
-from . import cube, mask, sensors
+from . import catalog, cube, mask, sensors
 from .errors import BandError, needs_extra
 from .export import atomic_path
 
@@ -124,11 +124,8 @@ def _scene_names(p: Plan, days: pd.DatetimeIndex) -> list[str]:
     """The item id of each loaded time step (the first item of its solar day)."""
     by_day: dict[Any, str] = {}
     lon = p.grid.geographic_extent.centroid.coords[0][0]
-    for it in sorted(p.items, key=lambda it: str(it.datetime)):
-        if it.datetime is None:
-            continue
-        local = pd.Timestamp(it.datetime).tz_convert(None) + pd.Timedelta(hours=lon / 15)
-        by_day.setdefault(local.normalize(), it.id)
+    for it in sorted(p.items, key=catalog.acquired):
+        by_day.setdefault(pd.Timestamp(catalog.scene_day(it, lon)), it.id)
     return [by_day.get(d.normalize(), f"scene{i}") for i, d in enumerate(days)]
 
 

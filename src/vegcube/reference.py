@@ -21,7 +21,16 @@ import xarray as xr
 from .composite import PERIODS_PER_YEAR
 from .errors import InputError
 
-__all__ = ["STATS", "compute", "noise", "pooled", "statistics"]
+__all__ = [
+    "STATS",
+    "compute",
+    "noise",
+    "noise_of",
+    "observed_name",
+    "of_periods",
+    "pooled",
+    "statistics",
+]
 
 STATS = ("mean", "std", "min", "max", "count")
 #: a reference task's working memory (bytes): years × periods of year × tile in float64
@@ -130,6 +139,7 @@ def compute(
     end: dt.date | str,
     variables: Sequence[str] | None = None,
     pool: int = 0,
+    layout: bool = False,
 ) -> xr.Dataset:
     """Reference statistics of each variable over the periods that start in [start, end].
 
@@ -141,6 +151,8 @@ def compute(
     NaN (count 0) where the reference has none. A dask-backed `comp` gives a lazy result of
     one task per spatial chunk × group of periods of the year (numpy inside; no more periods
     than `comp` has per chunk, memory bounded by `BUDGET`); numpy-backed, it is computed now.
+    `layout` (dask-backed `comp`): only the result's layout (variables, chunks, attributes,
+    coordinates) for a store other tasks write; computing its values raises.
     """
     names = (
         list(variables)
@@ -161,7 +173,9 @@ def compute(
     marks = {n: _observed_name(comp, n) for n in names}
     data = comp[[*names, *(m for m in marks.values() if m)]]
     steps = np.flatnonzero(inside)
-    if any(data[n].chunks for n in names):
+    if layout and any(data[n].chunks for n in names):
+        arrays = _layout(data, names, members, pool)
+    elif any(data[n].chunks for n in names):
         arrays = _blockwise(data, names, members, pool, steps, marks)
     else:
         arrays = _all_statistics(data, names, members, pool)
@@ -243,6 +257,91 @@ def _all_statistics(
     }
 
 
+def of_periods(
+    values: np.ndarray, members: list[np.ndarray], periods: range, pool: int
+) -> dict[str, np.ndarray]:
+    """`pooled` statistics of the periods of the year `periods` (consecutive; beyond the
+    year's last they wrap around to its first) from `values` (time, y, x), where `members[p]`
+    are the positions in `values` of period p's reference steps: what a task of `compute`
+    gives for them (±`pool` periods read around them)."""
+    n = len(members)
+    window = [members[p % n] for p in range(periods.start - pool, periods.stop + pool)]
+    return pooled(_years_first(values, window), pool)
+
+
+def observed_name(comp: xr.Dataset, name: str) -> str | None:
+    """The variable telling which values of `name` were observed (not filled), if any."""
+    return _observed_name(comp, name)
+
+
+def noise_of(
+    parts: dict[str, list[np.ndarray]],
+    names: Sequence[str],
+    marks: dict[str, str | None],
+    at: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """`noise` of each variable of `names` over the time steps at positions `at` of the
+    concatenation of its chunks `parts[name]` (time, y, x), observed where its mark
+    (`marks[name]`, also in `parts`) says so; in strips of rows: the series is never
+    copied whole."""
+    out = {}
+    for n in names:
+        mark, ny = marks[n], parts[n][0].shape[1]
+        sigma = []
+        for r in range(0, ny, _ROWS):
+            rows = [p[:, r : r + _ROWS] for p in parts[n]]
+            observed = None
+            if mark is not None:
+                seen = [p[:, r : r + _ROWS] for p in parts[mark]]
+                observed = _observed(np.concatenate(seen, axis=0)[at], mark)
+            sigma.append(noise(np.concatenate(rows, axis=0)[at], observed))
+        out[n] = np.concatenate(sigma, axis=0) if sigma else np.empty((0, 0))
+    return out
+
+
+def _group(data: xr.Dataset, names: list[str], members: list[np.ndarray], pool: int) -> int:
+    """Periods of the year per task of `_blockwise` (`data` of unified chunks)."""
+    years = max(1, max(len(m) for m in members))
+    side = max(data.chunks["y"]) * max(data.chunks["x"])
+    # the float64 stack and three temporaries of its size, for each variable
+    group = max(1, int(BUDGET // (years * side * 8 * 4 * len(names))) - 2 * pool)
+    # no more periods of the year than the input holds per chunk: the result's chunks then
+    # match the periods a block of the series needs (indicators read no more than that)
+    return min(group, max(data.chunks["time"]))
+
+
+def _layout(
+    data: xr.Dataset, names: list[str], members: list[np.ndarray], pool: int
+) -> dict[str, Any]:
+    """`_blockwise`'s arrays (types, chunks), whose values cannot be computed."""
+    import dask.array as darr
+
+    data = data.unify_chunks()
+    group = _group(data, names, members, pool)
+    nper = len(members)
+    space = (data.chunks["y"], data.chunks["x"])
+    periods = tuple(min(group, nper - i) for i in range(0, nper, group))
+    out: dict[str, Any] = {}
+    for n in names:
+        for s in STATS:
+            dtype = np.dtype("int16" if s == "count" else "float32")
+            out[f"{n}_{s}"] = darr.zeros(
+                (nper, data.sizes["y"], data.sizes["x"]), chunks=(periods, *space), dtype=dtype
+            ).map_blocks(_unwritten, dtype=dtype)
+        shape = (data.sizes["y"], data.sizes["x"])
+        out[f"{n}_noise"] = darr.zeros(shape, chunks=space, dtype="float32").map_blocks(
+            _unwritten, dtype="float32"
+        )
+    return out
+
+
+def _unwritten(block: np.ndarray) -> np.ndarray:
+    raise RuntimeError(
+        "a reference layout (reference.compute(..., layout=True)) has no values: the tasks "
+        "that write its store compute them"
+    )
+
+
 def _blockwise(
     data: xr.Dataset,
     names: list[str],
@@ -264,13 +363,7 @@ def _blockwise(
     data = data.unify_chunks()
     ychunks, xchunks = data.chunks["y"], data.chunks["x"]
     tedges = np.cumsum((0, *data.chunks["time"]))
-    years = max(1, max(len(m) for m in members))
-    side = max(ychunks) * max(xchunks)
-    # the float64 stack and three temporaries of its size, for each variable
-    group = max(1, int(BUDGET // (years * side * 8 * 4 * len(names))) - 2 * pool)
-    # no more periods of the year than the input holds per chunk: the result's chunks then
-    # match the periods a block of the series needs (indicators read no more than that)
-    group = min(group, max(data.chunks["time"]))
+    group = _group(data, names, members, pool)
     nper = len(members)
     groups = [range(i, min(nper, i + group)) for i in range(0, nper, group)]
     run = uuid.uuid4().hex
@@ -298,19 +391,7 @@ def _blockwise(
         }
 
     def noise_task(parts: dict[str, list[np.ndarray]], at: np.ndarray) -> Any:
-        out = {}
-        for n in names:  # in strips of rows: the whole series is never copied at once
-            mark, ny = marks[n], parts[n][0].shape[1]
-            sigma = []
-            for r in range(0, ny, _ROWS):
-                rows = [p[:, r : r + _ROWS] for p in parts[n]]
-                observed = None
-                if mark is not None:
-                    seen = [p[:, r : r + _ROWS] for p in parts[mark]]
-                    observed = _observed(stack(seen, at), mark)
-                sigma.append(noise(stack(rows, at), observed))
-            out[f"{n}_noise"] = np.concatenate(sigma, axis=0) if sigma else np.empty((0, 0))
-        return out
+        return {f"{n}_noise": a for n, a in noise_of(parts, names, marks, at).items()}
 
     def window(grp: range) -> tuple[np.ndarray, list[int]]:
         periods = [p % nper for p in range(grp.start - pool, grp.stop + pool)]

@@ -113,20 +113,26 @@ def test_no_step_and_no_false_drought_at_the_switch(runs, archives):
 
 
 def test_an_update_after_the_switch_applies_the_history_s_fit(runs, archives, tmp_path):
+    """With per-pixel offsets too: the update reads them from OUT/calibration.zarr."""
     _, s2, _ = archives
-    rc = _recipe(s2, tmp_path / "routine", apply=True)
+    out = tmp_path / "routine"
+    rc = _recipe(s2, out, apply=True)
+    rc["source"]["calibrate"]["per_pixel"] = True
     rc["time"]["end"] = "2023-01-31"
     vegcube.run(rc)
-    (fit,) = calibrate.from_store(tmp_path / "routine" / "composites.zarr")
+    (fit,) = calibrate.from_store(out / "composites.zarr")
+    assert fit["per_pixel"] and fit["offset_sd"] > 0
+    offsets = xr.open_zarr(out / "calibration.zarr")["ndvi_sentinel2"].values
+    assert np.isfinite(offsets).all() and offsets.std() == pytest.approx(fit["offset_sd"], rel=1e-3)
     rc["time"]["end"] = s2.end
     vegcube.update(rc)
-    assert calibrate.from_store(tmp_path / "routine" / "composites.zarr") == [fit]
-    new = xr.open_zarr(tmp_path / "routine" / "composites.zarr").ndvi.sel(
-        time=slice("2023-02-01", None)
-    )
+    assert calibrate.from_store(out / "composites.zarr") == [fit]
+    new = xr.open_zarr(out / "composites.zarr").ndvi.sel(time=slice("2023-02-01", None))
     raw = xr.open_zarr(runs["raw"] / "composites.zarr").ndvi.sel(time=new.time)
     assert new.sizes["time"] == 3
-    np.testing.assert_allclose(new, (raw - fit["intercept"]) / fit["slope"], atol=2e-6)
+    np.testing.assert_allclose(
+        new, (raw - fit["intercept"] - offsets) / fit["slope"], atol=2e-6
+    )
 
 
 # --------------------------------------------------------------------------- temperature

@@ -18,8 +18,8 @@ def _both(demo, tmp_path, **changes):
     rc["reference"] = {"start": "2019-01-01", "end": "2020-12-31", "min_years": 2}
     rc.update(changes)
     p = runner.plan(rc)
-    fat = chain.scenes.composites(p)
-    lazy = chain.scenes.scene_composites(
+    fat, _ = chain.scenes.composites(p)
+    lazy, _ = chain.scenes.scene_composites(
         p, p.items, p.grid, p.recipe.time.start, p.recipe.time.end, chunk=64
     )
     return p, fat, lazy

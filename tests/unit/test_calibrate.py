@@ -10,6 +10,7 @@ import pytest
 import xarray as xr
 
 from vegcube import calibrate, indices, mask
+from vegcube.errors import DataError
 
 
 def test_calibration_recovers_the_known_relation(s2_landsat, s2_landsat_scenes):
@@ -97,3 +98,68 @@ def test_known_fits_are_applied_not_refitted():
     new = ds.sensor.values == "sentinel2"
     np.testing.assert_allclose(out.ndvi.values[new], (ds.ndvi.values[new] - 1.0) / 2.0)
     np.testing.assert_array_equal(out.ndvi.values[~new], ds.ndvi.values[~new])
+
+
+def _paired_eras(offsets: np.ndarray, *, noise: float, pairs: int, seed: int = 0) -> xr.Dataset:
+    """`pairs` same-day scenes of two sensors on a (y, x) grid: the newer = 0.9 × older + 1.0
+    + each pixel's `offsets` + noise of sd `noise` in both; dims (time, y, x)."""
+    rng = np.random.default_rng(seed)
+    days = pd.date_range("2021-01-01", periods=pairs, freq="8D")
+    truth = rng.uniform(290, 310, (pairs, *offsets.shape))
+    old = truth + rng.normal(0, noise, truth.shape)
+    new = 0.9 * truth + 1.0 + offsets + rng.normal(0, noise, truth.shape)
+    time = np.concatenate([days.values, days.values])
+    return xr.Dataset(
+        {"lst": (("time", "y", "x"), np.concatenate([old, new]))},
+        coords={"time": time, "sensor": ("time", ["modis21a2"] * pairs + ["slstr"] * pairs)},
+    )
+
+
+def test_per_pixel_offsets_recover_each_pixel_s_bias_and_vanish_without_one():
+    rng = np.random.default_rng(1)
+    bias = rng.normal(0, 0.6, (20, 30))  # footprints: a lasting per-pixel bias of sd 0.6 K
+    ds = _paired_eras(bias, noise=0.3, pairs=40)
+    f = calibrate.fit(
+        ds, index="lst", sensor="slstr", reference="modis21a2", method="ols", per_pixel=True
+    )
+    assert f.per_pixel and f.offsets is not None and f.offsets.shape == (20, 30)
+    # the line's intercept takes the mean bias; each pixel's offset the rest of its bias
+    centred = bias - bias.mean()
+    assert np.corrcoef(f.offsets.ravel(), centred.ravel())[0, 1] > 0.97
+    assert np.abs(f.offsets - centred).max() < 0.35 and abs(f.offset_sd - centred.std()) < 0.05
+    # applied, the newer sensor equals the older's truth up to noise: no per-pixel bias left
+    out = calibrate.apply(ds, [f]).lst.values
+    left = (out[40:] - out[:40]).mean(axis=0)  # per-pixel mean difference, newer − older
+    assert np.abs(left).max() < 0.3 and left.std() < 0.12
+    line = calibrate.apply(ds, [calibrate.Fit(**f.to_dict())]).lst.values  # the line alone
+    assert ((line[40:] - line[:40]).mean(axis=0)).std() > 0.5
+    # no per-pixel bias, only noise: the offsets shrink to almost nothing
+    g = calibrate.fit(
+        _paired_eras(np.zeros((20, 30)), noise=0.3, pairs=40), index="lst", sensor="slstr",
+        reference="modis21a2", method="ols", per_pixel=True,
+    )  # fmt: skip
+    assert g.offsets is not None and np.abs(g.offsets).max() < 0.05  # raw means scatter ~0.07
+    # too few pairs per pixel: the line alone
+    few = calibrate.pixel_offsets(
+        ds.lst.values, list(range(4)), list(range(40, 44)), f.slope, f.intercept
+    )
+    assert not few.any()
+
+
+def test_known_per_pixel_fits_need_and_apply_their_offsets():
+    ds = _paired_eras(np.zeros((2, 3)), noise=0.0, pairs=6)
+    off = np.arange(6.0).reshape(2, 3)
+    fit = calibrate.Fit("lst", "slstr", "modis21a2", 2.0, 1.0, 1.0, 99, 9, applied=True,
+                        per_pixel=True, offsets=off)  # fmt: skip
+    known = [fit.to_dict()]
+    assert "offsets" not in known[0] and known[0]["per_pixel"]
+    with pytest.raises(DataError, match=r"lst_slstr.*calibration\.zarr"):
+        calibrate.harmonise(ds, reference="modis21a2", known=known)
+    out, (f,) = calibrate.harmonise(
+        ds, reference="modis21a2", known=known, offsets={"lst_slstr": off}
+    )
+    new = ds.sensor.values == "slstr"
+    np.testing.assert_allclose(out.lst.values[new], (ds.lst.values[new] - 1.0 - off) / 2.0)
+    np.testing.assert_array_equal(out.lst.values[~new], ds.lst.values[~new])
+    with pytest.raises(DataError, match="2 × 3 px"):  # offsets of another grid
+        calibrate.apply(ds.isel(x=slice(0, 2)), [f])

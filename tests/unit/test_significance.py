@@ -171,3 +171,70 @@ def test_reference_per_tile_with_periods_of_the_year_never_observed():
     xr.testing.assert_allclose(lazy.compute(), eager)
     assert int(eager.ndvi_count.sel(period_of_year=1).max()) == 0
     assert int(eager.ndvi_count.sel(period_of_year=31).min()) == 1
+
+
+def test_each_sensor_era_is_judged_with_its_own_noise():
+    """A continuity series: MODIS LST (noise 0.2 K) for 36 months, then SLSTR (0.5 K). Each
+    era's noise is estimated over its own periods, and a 1 K warm month is heat in the quiet
+    era (z = 1/√(0.2² + 0.3²/5) ≈ 4.2) but not in the noisy one (z ≈ 1/√(0.5² + 0.3²/5)
+    ≈ 1.95 → confidence 0.974 < 0.975)."""
+    from vegcube.recipe.drought import DroughtClasses
+
+    rng = np.random.default_rng(3)
+    n, ny, nx = 60, 12, 10
+    season = 300 + 0.5 * np.sin(2 * np.pi * np.arange(n) / 12)[:, None, None]  # nearly straight
+    sd = np.where(np.arange(n) < 36, 0.2, 0.5)[:, None, None]
+    values = season + rng.normal(0, 1, (n, ny, nx)) * sd
+    values[36:, 5, 5] = season[36:, 0, 0]  # one pixel without noise in the newer era
+    sensors = np.array(["modis21a2"] * 36 + ["slstr"] * 24)
+    series = xr.DataArray(values.astype("float32"), dims=("time", "y", "x"))
+    eras = significance.era_noise(series, sensors, name="lst")
+    assert eras.dims == ("lst_era", "y", "x") and eras.name == "lst_era_noise"
+    assert eras.lst_era.values.tolist() == ["modis21a2", "slstr"]
+    # the noise of each era; floored at the neighbourhood's median, so rather above than below
+    med = np.median(eras.values.reshape(2, -1), axis=1)
+    assert 0.19 < med[0] < 0.26 and 0.48 < med[1] < 0.65
+    # the noiseless pixel is judged with its neighbours' noise, not its own 0
+    assert eras.values[1, 5, 5] == pytest.approx(np.median(eras.values[1, 4:7, 4:7]), rel=0.3)
+    assert eras.values[1, 5, 5] > 0.4
+    lazy = significance.era_noise(series.chunk({"time": 12, "y": 6}), sensors, name="lst")
+    np.testing.assert_allclose(lazy.compute().values, eras.values)
+    # each period takes its era's noise; a period of no known era, the reference's
+    ref_noise = xr.DataArray(np.full((ny, nx), 0.3, "float32"), dims=("y", "x"))
+    per = significance.period_noise(ref_noise, eras, np.array(["slstr", "", "modis21a2"]))
+    np.testing.assert_allclose(per.values[0], eras.values[1])
+    np.testing.assert_allclose(per.values[1], 0.3)
+    np.testing.assert_allclose(per.values[2], eras.values[0])
+    assert significance.period_noise(ref_noise, None, None) is ref_noise
+
+    # the heat class, by hand: the same 1 K warm value in each era
+    def comp(sensor):
+        return xr.Dataset(
+            {"lst": (("time", "y", "x"), np.full((1, 1, 1), 301.0, "float32")),
+             "ndvi": (("time", "y", "x"), np.full((1, 1, 1), 0.6, "float32"))},
+            coords={"time": [np.datetime64("2023-02-01")], "period_of_year": ("time", [2]),
+                    "lst_sensor": ("time", [sensor]), "y": [0.0], "x": [0.0]},
+        )  # fmt: skip
+
+    def stat(v):
+        return (("period_of_year", "y", "x"), np.full((1, 1, 1), v, "float32"))
+
+    ref = xr.Dataset(
+        {**{f"lst_{k}": stat(v) for k, v in
+            {"mean": 300.0, "std": 0.3, "min": 299.5, "max": 300.5, "count": 5}.items()},
+         **{f"ndvi_{k}": stat(v) for k, v in
+            {"mean": 0.6, "std": 0.05, "min": 0.5, "max": 0.7, "count": 5}.items()},
+         "lst_noise": (("y", "x"), np.full((1, 1), 0.2, "float32")),
+         "lst_era_noise": (("lst_era", "y", "x"), np.array([0.2, 0.5], "float32")[:, None, None]),
+         "ndvi_noise": (("y", "x"), np.full((1, 1), 0.01, "float32"))},
+        coords={"period_of_year": [2], "lst_era": ["modis21a2", "slstr"], "y": [0.0], "x": [0.0]},
+    )  # fmt: skip
+    for sensor, se, hot in (("modis21a2", 0.2, True), ("slstr", 0.5, False)):
+        conf = norm.cdf(1.0 / np.sqrt(se**2 + 0.3**2 / 5))
+        assert (conf >= 0.975) == hot
+        ind = indicators.compute(
+            comp(sensor), ref, variables=["ndvi"], indicators=["tci", "drought_class"],
+            thresholds=DroughtClasses().model_dump(), lst="lst",
+        )  # fmt: skip
+        # TCI 0 (hotter than the reference's max): extreme if the heat is significant
+        assert int(ind.lst_tci_drought_class.values.item()) == (4 if hot else -2)

@@ -17,6 +17,7 @@ twice (two processing runs) is kept once: the newest.
 
 from __future__ import annotations
 
+from ._util import acquired, scene_day
 from .api import _cloud_params as _cloud_params
 from .api import retry_policy
 from .names import CATALOGS, KNOWN_CATALOGS, NamedCatalog, Signer, resolve_catalog, signer_for
@@ -35,6 +36,7 @@ __all__ = [
     "NamedCatalog",
     "RetryingStacIO",
     "Signer",
+    "acquired",
     "asset_env",
     "deduplicate",
     "latency",
@@ -44,6 +46,7 @@ __all__ = [
     "requester_pays",
     "resolve_catalog",
     "retry_policy",
+    "scene_day",
     "scene_key",
     "search",
     "signer_for",

@@ -36,18 +36,22 @@ __all__ = ["STAGES", "Context", "Window", "environment", "execute"]
 def composites_stage(ctx: Context) -> None:
     """Scenes → period composites (and land-surface temperature), provisional periods marked."""
     p, rc = ctx.plan, ctx.recipe
-    fits = None
+    fits = offsets = None
     switches = [rc.source.calibrate, rc.lst.calibrate if rc.lst is not None else None]
     if ctx.window.since is not None and any(c is not None and c.switch for c in switches):
         # an update's new scenes may all be after the switch: keep the history's fits
         fits = calibrate.from_store(ctx.out / "composites.zarr") or None
-    comp = scenes.composites(p, fits=fits)
+        offsets = outputs.read_offsets(ctx.out)
+    comp, fitted = scenes.composites(p, fits=fits, offsets=offsets)
     if rc.lst is not None:
-        lst = scenes.lst_composites(p, fits=fits)
+        lst, lst_fitted = scenes.lst_composites(p, fits=fits, offsets=offsets)
+        fitted = [*fitted, *lst_fitted]
         both = calibrate.from_attrs(comp.attrs) + calibrate.from_attrs(lst.attrs)
         comp = comp.merge(lst.drop_vars(["period_end", "period_of_year"]), compat="override")
         if both:  # the fits of the indices and of the temperature, in one list
             comp.attrs["calibration"] = json.dumps(both)
+    if fits is None and any(f.offsets is not None for f in fitted):
+        ctx.result.outputs["calibration"] = outputs.write_offsets(fitted, comp, ctx.out)
     comp = ctx.store("composites", scenes.provisional(comp, p))
     ctx.products["composites"] = ctx.series = comp
 

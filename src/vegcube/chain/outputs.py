@@ -3,16 +3,54 @@ registry of writers) and the per-region tables."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .. import export, zonal
+from .. import calibrate, export, zonal
+from ..export.atomic import atomic_path
 from .context import Context
 
-__all__ = ["formats", "zonal_table"]
+__all__ = ["formats", "read_offsets", "write_offsets", "zonal_table"]
+
+#: the per-pixel calibration offsets of a run (`calibrate.pixel_offsets`), for its updates
+OFFSETS = "calibration.zarr"
+
+
+def write_offsets(fits: Sequence[calibrate.Fit], like: xr.Dataset, out: Path) -> Path:
+    """`OUT/calibration.zarr`: each per-pixel fit's offsets (y, x) named by `Fit.key`, on
+    the grid of `like`, in the index's unit; written atomically."""
+    coords = {k: like[k] for k in ("y", "x", "spatial_ref") if k in like.coords}
+    ds = xr.Dataset(
+        {
+            f.key: xr.DataArray(
+                np.asarray(f.offsets, "float32"), dims=("y", "x"),
+                attrs={"long_name": f"offset of {f.sensor} {f.index} from the line, per pixel",
+                       "rule": "reference-scale value = (value - intercept - offset) / slope",
+                       "slope": f.slope, "intercept": f.intercept},
+            )
+            for f in fits
+            if f.offsets is not None
+        },
+        coords=coords,
+    )  # fmt: skip
+    path = out / OFFSETS
+    with atomic_path(path) as tmp:
+        ds.to_zarr(tmp, mode="w", consolidated=True, zarr_format=2)
+    return path
+
+
+def read_offsets(out: Path) -> dict[str, np.ndarray] | None:
+    """The per-pixel offsets `write_offsets` stored in `out` (None without any)."""
+    path = out / OFFSETS
+    if not path.exists():
+        return None
+    with xr.open_zarr(path) as ds:
+        return {str(k): np.asarray(v.values, "float64") for k, v in ds.data_vars.items()}
 
 
 def zonal_table(

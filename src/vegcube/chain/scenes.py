@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
 from .. import aoi as aoi_mod
-from .. import blocks, calibrate, composite, cube, indices, mask, sensors, speckle
+from .. import blocks, calibrate, catalog, composite, cube, indices, mask, sensors, speckle
 from ..planning import Plan
 
 __all__ = ["composites", "lst_composites", "provisional", "scene_composites"]
@@ -21,8 +22,7 @@ __all__ = ["composites", "lst_composites", "provisional", "scene_composites"]
 def provisional(comp: xr.Dataset, p: Plan) -> xr.Dataset:
     """Mark the periods that later data may still change (`provisional` coordinate)."""
     lon = p.grid.geographic_extent.centroid.coords[0][0]
-    last = max(it.datetime for it in p.items if it.datetime is not None)
-    data_end = (last + dt.timedelta(hours=lon / 15)).date()  # local solar day
+    data_end = max(catalog.scene_day(it, lon) for it in p.items)  # the last scene's day
     spec = p.recipe.composite
     latency = composite.get(spec.reducer).reach_days(spec.params)
     flag = composite.provisional(
@@ -33,19 +33,26 @@ def provisional(comp: xr.Dataset, p: Plan) -> xr.Dataset:
     return comp
 
 
-def composites(p: Plan, *, fits: list[dict[str, Any]] | None = None) -> xr.Dataset:
+def composites(
+    p: Plan,
+    *,
+    fits: list[dict[str, Any]] | None = None,
+    offsets: Mapping[str, np.ndarray] | None = None,
+) -> tuple[xr.Dataset, list[calibrate.Fit]]:
     """Period composites of the plan's scenes: one fat task per tile × block of periods
     (`blocks`); a cross-sensor calibration, which fits over the whole cube, reads it lazily
-    (`fits`: the fits of an earlier run, applied instead of refitted)."""
+    (`fits`: the fits of an earlier run and their per-pixel `offsets`, applied instead of
+    refitted). Also returns the calibration's fits (none without one)."""
     rc = p.recipe
     if rc.source.calibrate is not None:
         return scene_composites(
-            p, p.items, p.grid, rc.time.start, rc.time.end, chunk=rc.dask.chunk, fits=fits
-        )
+            p, p.items, p.grid, rc.time.start, rc.time.end, chunk=rc.dask.chunk, fits=fits,
+            offsets=offsets,
+        )  # fmt: skip
     spec = rc.composite
     reducer = composite.get(spec.reducer)
     reach = reducer.reach_days(spec.params)
-    res = abs(p.grid.resolution.x)
+    res = min(aoi_mod.ground_resolution(p.grid))  # metres per pixel (degrees too)
     # read around each tile as far as a pixel's result reaches: dilation, s2cloudless's
     # averaging disk, and the reducer's own reach (the syntheses' distance to clouds)
     halo = math.ceil(rc.mask.dilate_m / res) + 1
@@ -67,7 +74,7 @@ def composites(p: Plan, *, fits: list[dict[str, Any]] | None = None) -> xr.Datas
     )
 
     def build(items: Any, grid: Any, start: dt.date, end: dt.date) -> xr.Dataset:
-        return scene_composites(p, items, grid, start, end, chunk=None)
+        return scene_composites(p, items, grid, start, end, chunk=None)[0]
 
     return blocks.by_tiles(
         build,
@@ -78,7 +85,7 @@ def composites(p: Plan, *, fits: list[dict[str, Any]] | None = None) -> xr.Datas
         halo=halo,
         reach_days=reach,
         lon=p.grid.geographic_extent.centroid.coords[0][0],
-    )
+    ), []
 
 
 def scene_composites(
@@ -90,9 +97,11 @@ def scene_composites(
     *,
     chunk: int | None,
     fits: list[dict[str, Any]] | None = None,
-) -> xr.Dataset:
+    offsets: Mapping[str, np.ndarray] | None = None,
+) -> tuple[xr.Dataset, list[calibrate.Fit]]:
     """Scenes `items` on `grid` → masked indices → the composites of the periods from `start`
-    to `end` (lazy with a `chunk`; with None, read and computed now, numpy-backed).
+    to `end` (lazy with a `chunk`; with None, read and computed now, numpy-backed), and the
+    calibration's fits.
 
     With a calibration `switch` (sensor continuity), the series takes the reference's scenes
     before it and the others' from it, and gets a ``sensor`` coordinate per period."""
@@ -114,8 +123,9 @@ def scene_composites(
         qa_flags=rc.mask.qa_flags,
     )
     cp = rc.mask.cloud_probability
-    days = {it.datetime.date() for it in items if it.datetime is not None}
-    pairs = [it for it in p.cloud_items if it.datetime is not None and it.datetime.date() in days]
+    lon = grid.geographic_extent.centroid.coords[0][0]
+    days = {catalog.scene_day(it, lon) for it in items}
+    pairs = [it for it in p.cloud_items if catalog.scene_day(it, lon) in days]
     if cp is not None and pairs:  # s2cloudless on the L1C scene of the same solar day
         l1c = cube.load(
             pairs, list(mask.CLOUD_PROBABILITY_BANDS), grid=grid,
@@ -128,10 +138,12 @@ def scene_composites(
     ok = ok & aoi_mod.inside(scenes, p.geometry)  # outside the AOI polygon: NaN
     idx = indices.per_scene(mask.apply(scenes, ok), rc.indices)
     cal, extra = rc.source.calibrate, {}
+    fitted: list[calibrate.Fit] = []
     if cal is not None:  # the fits travel in the composites' attrs (→ composites.zarr, run.json)
         idx, fitted = calibrate.harmonise(
             idx, reference=cal.reference, indices=rc.indices, max_days=cal.max_days,
-            method=cal.method, apply_fit=cal.apply, known=fits,
+            method=cal.method, apply_fit=cal.apply, per_pixel=cal.per_pixel, known=fits,
+            offsets=offsets,
         )  # fmt: skip
         extra["calibration"] = calibrate.to_attrs(fitted)
         if cal.switch is not None:
@@ -148,17 +160,23 @@ def scene_composites(
     if cal is not None and cal.switch is not None:
         out = out.assign_coords(sensor=("time", calibrate.period_sensors(idx, out)))
         out["sensor"].attrs = {"long_name": "sensors of the period's scenes (continuity series)"}
-    return out.assign_attrs(extra)
+    return out.assign_attrs(extra), fitted
 
 
-def lst_composites(p: Plan, *, fits: list[dict[str, Any]] | None = None) -> xr.Dataset:
+def lst_composites(
+    p: Plan,
+    *,
+    fits: list[dict[str, Any]] | None = None,
+    offsets: Mapping[str, np.ndarray] | None = None,
+) -> tuple[xr.Dataset, list[calibrate.Fit]]:
     """Period means of land-surface temperature (K) from the `lst` source, on the grid.
 
     Each band is masked by its own QA band (MOD11A2/MOD21A2 night LST: QC_Night) with the
     recipe's flags for that sensor; a multi-day composite (MODIS 8-day) counts in the period
     holding its start day, as odc-stac dates it (MOD13Q1 likewise). Several collections make
-    one series through `lst.calibrate` (fitted in K, or `fits` of an earlier run); with a
-    `switch`, the composites get an ``lst_sensor`` coordinate per period."""
+    one series through `lst.calibrate` (fitted in K, or `fits` and `offsets` of an earlier
+    run); with a `switch`, the composites get an ``lst_sensor`` coordinate per period. Also
+    returns the calibration's fits."""
     rc, spec = p.recipe, p.recipe.lst
     assert spec is not None
     colls = spec.collections
@@ -187,11 +205,13 @@ def lst_composites(p: Plan, *, fits: list[dict[str, Any]] | None = None) -> xr.D
     lst.attrs = {"long_name": "land surface temperature", "units": "K"}
     ds = xr.Dataset({"lst": lst})
     cal, extra = spec.calibrate, {}
+    fitted: list[calibrate.Fit] = []
     if cal is not None:
         known = [f for f in fits or [] if f.get("index") == "lst"] or None
         ds, fitted = calibrate.harmonise(
             ds, reference=cal.reference, indices=["lst"], max_days=cal.max_days,
-            method=cal.method, apply_fit=cal.apply, known=known,
+            method=cal.method, apply_fit=cal.apply, per_pixel=cal.per_pixel, known=known,
+            offsets=offsets,
         )  # fmt: skip
         extra["calibration"] = calibrate.to_attrs(fitted)
         if cal.switch is not None:
@@ -202,4 +222,4 @@ def lst_composites(p: Plan, *, fits: list[dict[str, Any]] | None = None) -> xr.D
     if cal is not None and cal.switch is not None:
         out = out.assign_coords(lst_sensor=("time", calibrate.period_sensors(ds, out)))
         out["lst_sensor"].attrs = {"long_name": "sensors of the period's LST scenes"}
-    return out.assign_attrs(extra)
+    return out.assign_attrs(extra), fitted

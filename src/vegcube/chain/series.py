@@ -1,10 +1,13 @@
 """The series after the composites: gap filling, the reference and the indicators against it
-(one task per stored chunk, `blocks.map_chunks`), months from dekads."""
+(computed afresh: one task per tile × group of periods of the year writes both; in an
+update: one task per stored chunk against the stored reference, `blocks.map_chunks`), months
+from dekads."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -13,7 +16,7 @@ import xarray as xr
 from .. import blocks, composite, export, reference
 from .. import gapfill as gapfill_mod
 from .. import indicators as indicators_mod
-from ..export.zarr import cores
+from ..export.zarr import Ahead, _uniform_chunks, cores, write_region
 from ..recipe import Recipe
 from .context import Window
 
@@ -84,24 +87,30 @@ def indicators(
     folder: Path,
     prefix: str = "",
 ) -> tuple[xr.Dataset, xr.Dataset | None]:
-    """The reference (computed, or kept in an update) and the indicators against it."""
+    """The reference (computed, or kept in an update) and the indicators against it.
+
+    Computed afresh (`window.fresh`), both come from one task per spatial tile × group of
+    periods of the year (`_fused`): it computes the group's reference from the tile's series
+    and the indicators of the periods starting in the group, and writes both into their
+    stores; the reference is never read back. The reference stage's time then holds both;
+    the indicators stage moves its store into place. In an update, or when the reference
+    was kept from an earlier attempt, the indicators are computed per stored chunk against
+    the stored reference (`blocks.map_chunks`)."""
     spec = rc.reference
     assert spec is not None
-    fresh = window.fresh
-    if fresh:
-        ref = stage(
-            f"{prefix}reference",
-            reference.compute(
-                series, start=spec.start, end=spec.end, variables=variables(rc), pool=spec.pool
-            ),
-            whole=True,
-        )
-    else:
-        ref = xr.open_zarr(folder / "reference.zarr")
-    if not rc.indicators:
-        return ref, None
+    lst = "lst" if rc.lst is not None else None
+    # a continuity series' noise per sensor era (small: eras × y × x), computed now in a run
+    # and stored beside the reference; an update finds it there
+    eras = (
+        indicators_mod.era_noises(series, variables(rc), lst=lst).compute()
+        if window.fresh
+        else xr.Dataset()
+    )
 
     def indicators_of(block: xr.Dataset, reference: xr.Dataset) -> xr.Dataset:
+        missing = [v for v in eras.data_vars if v not in reference]
+        if missing:  # the block's tile of each era's noise
+            reference = reference.assign(eras[missing].sel(y=block["y"], x=block["x"]))
         return indicators_mod.compute(
             block,
             reference,
@@ -109,17 +118,265 @@ def indicators(
             indicators=rc.indicators,
             min_years=spec.min_years,
             thresholds=rc.drought_classes.model_dump(),
-            lst="lst" if rc.lst is not None else None,
+            lst=lst,
             alpha=rc.lst.alpha if rc.lst is not None else 0.5,
         )
 
+    # the periods before a block that the persistence rule looks back on
+    back = rc.drought_classes.persistence - 1 if "drought_class" in rc.indicators else 0
+    fresh = window.fresh
+    if fresh:
+
+        def of_series(layout: bool = False) -> xr.Dataset:
+            return reference.compute(
+                series,
+                start=spec.start,
+                end=spec.end,
+                variables=variables(rc),
+                pool=spec.pool,
+                layout=layout,
+            )
+
+        def with_eras(ref: xr.Dataset) -> xr.Dataset:
+            """The stored reference with the eras' noise added to its store (read back)."""
+            if not eras.data_vars:
+                return ref
+            path = folder / "reference.zarr"
+            eras.to_zarr(path, mode="a", consolidated=True, zarr_format=2)
+            return xr.open_zarr(path)
+
+        fused = None
+        if rc.indicators:  # the layout only: building the reference's own tasks takes time
+            fused = _fused(rc, series, of_series(layout=True), indicators_of, back, folder)
+        if fused is None:
+            ref = with_eras(stage(f"{prefix}reference", of_series(), whole=True))
+        else:
+            try:
+                ref = with_eras(stage(f"{prefix}reference", fused.dataset("reference"), whole=True))
+                if fused.ran:  # the indicators are written: their store is moved into place
+                    ind = stage(f"{prefix}indicators", fused.dataset("indicators"), whole=True)
+                    return ref, ind
+            finally:
+                fused.discard()
+    else:
+        ref = xr.open_zarr(folder / "reference.zarr")
+    if not rc.indicators:
+        return ref, None
     # one task per stored chunk (a year of periods × a tile), numpy inside; with the periods
     # before it that the persistence rule looks back on
-    back = rc.drought_classes.persistence - 1 if "drought_class" in rc.indicators else 0
     ind = blocks.map_chunks(indicators_of, series, ref, lookback=back)
     if not fresh:  # an update: only the new periods (the graph's other blocks are not run)
         ind = ind.sel(time=ind.time >= window.since)
     return ref, stage(f"{prefix}indicators", ind, whole=fresh)
+
+
+def _fused(
+    rc: Recipe,
+    series: xr.Dataset,
+    ref: xr.Dataset,
+    fn: Callable[[xr.Dataset, xr.Dataset], xr.Dataset],
+    lookback: int,
+    folder: Path,
+) -> Ahead | None:
+    """The reference `ref` (`reference.compute`'s lazy result: its layout) and the indicators
+    `fn` gives against it, as stores written by one computation (`Ahead`): one
+    task per spatial tile × group of periods of the year (`ref`'s chunks), which computes
+    that group's reference from the tile's reference years (`reference.of_periods`, as
+    `reference.compute`'s tasks do), writes it, and computes and writes the indicators of
+    the series' chunks whose first period lies in the group (their other periods' reference,
+    and that of the `lookback` periods before them, computed in the same task); and one task
+    per tile for the noise (`reference.noise`), which the tile's indicator tasks take.
+    A task holds the stored chunks it reads and its periods' reference, as a reference task
+    of `reference.compute` does. None where this does not apply (a numpy-backed series, a
+    reference of other variables, chunks a store would not keep as they are): the stages
+    then run one after the other."""
+    names = variables(rc)
+    marks = {n: reference.observed_name(series, n) for n in names}
+    cubes = [*names, *(m for m in marks.values() if m)]
+    expected = {f"{n}_{s}" for n in names for s in reference.STATS} | {f"{n}_noise" for n in names}
+    if {str(v) for v in ref.data_vars} != expected or not all(
+        series[v].chunks is not None and series[v].dims == ("time", "y", "x") for v in cubes
+    ):
+        return None
+    chunks = {str(d): c for d, c in series[cubes].unify_chunks().chunks.items()}
+    if any(series[v].chunks != tuple(chunks[d] for d in ("time", "y", "x")) for v in cubes):
+        return None
+    layout = blocks.chunks_like(fn, series, xr.ones_like(ref), lookback=lookback)
+    # the chunks `write_zarr` stores: those the tasks write
+    if _uniform_chunks(layout).chunks != layout.chunks or _uniform_chunks(ref).chunks != ref.chunks:
+        return None
+    if {str(d): c for d, c in layout.chunks.items()} != chunks:
+        return None
+
+    every = np.asarray(ref["period_of_year"].values)
+    n = len(every)
+    times = pd.DatetimeIndex(series.time.values)
+    start, end = (pd.Timestamp(ref.attrs[f"reference_{k}"]) for k in ("start", "end"))
+    inside = (times >= start) & (times <= end)
+    at = np.searchsorted(every, np.asarray(series["period_of_year"].values))  # period index
+    members = [np.flatnonzero(inside & (at == k)) for k in range(n)]
+    steps = np.flatnonzero(inside).astype(int)
+    tedges = np.cumsum((0, *chunks["time"]))
+    yedges, xedges = (np.cumsum((0, *chunks[d])) for d in ("y", "x"))
+    pedges = np.cumsum((0, *ref.chunks["period_of_year"]))
+    groups = len(pedges) - 1
+    pool = int(ref.attrs.get("pool", 0))
+    frame = xr.Dataset(  # the series' coordinates, read once; a block's are cut from it
+        coords={k: v.load() for k, v in series.coords.items() if set(v.dims) <= {"time", "y", "x"}},
+        attrs=series.attrs,
+    )
+    attrs = {v: series[v].attrs for v in names}
+    outputs = [str(v) for v in layout.data_vars]
+    ref_attrs = dict(ref.attrs)
+    arrays = {v: series[v].data for v in cubes}
+    # the noise is only read by the significance of drought classes: without them, a task
+    # does not wait for its tile's noise
+    judged = "drought_class" in rc.indicators
+
+    # the series' chunks, by the group of periods of the year their first period lies in
+    assigned: list[list[tuple[int, int]]] = [[] for _ in range(groups)]
+    for c in range(len(tedges) - 1):
+        g = int(np.searchsorted(pedges, at[tedges[c]], side="right")) - 1
+        assigned[g].append((int(tedges[c]), int(tedges[c + 1])))
+
+    def span(g: int) -> range:
+        """The periods of the year (consecutive, unwrapped) whose reference group `g`'s task
+        needs: its own, those of its chunks and of the periods they look back on."""
+        lo, hi = int(pedges[g]), int(pedges[g + 1])
+        own = hi - lo
+        for t0, t1 in assigned[g]:
+            for t in range(max(0, t0 - lookback), t1):
+                d = (int(at[t]) - int(pedges[g])) % n
+                if d < own:
+                    continue
+                if t >= t0:  # after the group
+                    hi = max(hi, int(pedges[g]) + d + 1)
+                else:  # before it: looked back on
+                    lo = min(lo, int(pedges[g]) + d - n)
+        return range(0, n) if hi - lo >= n else range(lo, hi)
+
+    def wanted(g: int) -> np.ndarray:
+        """The time steps group `g`'s task reads: the reference years of its periods (± pool)
+        and its chunks' steps with those they look back on."""
+        need = span(g)
+        years = [members[p % n] for p in range(need.start - pool, need.stop + pool)]
+        ranges = [np.arange(max(0, t0 - lookback), t1) for t0, t1 in assigned[g]]
+        want = np.unique(np.concatenate([np.zeros(0, int), *years, *ranges]).astype(int))
+        return want if len(want) else np.zeros(1, int)  # nothing: a chunk's shape
+
+    def held(want: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+        """The stored time chunks holding steps `want`, and where a step lies in their
+        concatenation."""
+        which = np.unique(np.searchsorted(tedges, want, side="right") - 1)
+        base = np.cumsum((0, *(tedges[k + 1] - tedges[k] for k in which)))[:-1]
+
+        def position(t: np.ndarray) -> np.ndarray:
+            k = np.searchsorted(tedges, t, side="right") - 1
+            return np.asarray(base[np.searchsorted(which, k)] + t - tedges[k], dtype=int)
+
+        return which, position
+
+    def region(iy: int, ix: int) -> dict[str, slice]:
+        return {"y": slice(yedges[iy], yedges[iy + 1]), "x": slice(xedges[ix], xedges[ix + 1])}
+
+    def noise_task(
+        parts: dict[str, list[np.ndarray]], iy: int, ix: int, store: Path
+    ) -> dict[str, np.ndarray] | None:
+        out = reference.noise_of(parts, names, marks, held(steps)[1](steps))
+        write_region(store, region(iy, ix), {f"{v}_noise": a for v, a in out.items()})
+        return out if judged else None  # the tile's tasks take it, or no one does
+
+    def task(
+        parts: dict[str, list[np.ndarray]],
+        noise: dict[str, np.ndarray] | None,
+        g: int,
+        iy: int,
+        ix: int,
+        stores: dict[str, Path],
+    ) -> None:
+        need, position = span(g), held(wanted(g))[1]
+        values = {v: np.concatenate(parts[v], axis=0) for v in names}
+        local = [np.zeros(0, int)] * n  # the periods' reference steps, in `values`
+        for p in range(need.start - pool, need.stop + pool):
+            local[p % n] = position(members[p % n])
+        # in pieces of a group's size (the memory the reference's tasks are sized for)
+        size = int(pedges[g + 1] - pedges[g])
+        pieces = [range(p, min(p + size, need.stop)) for p in range(need.start, need.stop, size)]
+        stats: dict[str, dict[str, np.ndarray]] = {}
+        for v in names:
+            done = [reference.of_periods(values[v], local, piece, pool) for piece in pieces]
+            stats[v] = {s: np.concatenate([d[s] for d in done]) for s in reference.STATS}
+        own = slice(int(pedges[g]) - need.start, int(pedges[g + 1]) - need.start)
+        write_region(
+            stores["reference"],
+            {"period_of_year": slice(pedges[g], pedges[g + 1]), **region(iy, ix)},
+            {f"{v}_{s}": a[own] for v in names for s, a in stats[v].items()},
+        )
+        tile = frame.isel(region(iy, ix))
+        for t0, t1 in assigned[g]:
+            first = max(0, t0 - lookback)
+            block = tile.isel(time=slice(first, t1))
+            idx = position(np.arange(first, t1))
+            block = block.assign({v: (("time", "y", "x"), values[v][idx], attrs[v]) for v in names})
+            periods = np.unique(at[first:t1])
+            pos = (periods - need.start) % n
+            against = xr.Dataset(
+                {
+                    **{
+                        f"{v}_{s}": (("period_of_year", "y", "x"), a[pos])
+                        for v in names
+                        for s, a in stats[v].items()
+                    },
+                    **{f"{v}_noise": (("y", "x"), noise[v]) for v in names if noise},
+                },
+                coords={"period_of_year": every[periods], "y": block["y"], "x": block["x"]},
+                attrs=ref_attrs,
+            )
+            out = fn(block, against).transpose("time", "y", "x")
+            write_region(
+                stores["indicators"],
+                {"time": slice(t0, t1), **region(iy, ix)},
+                {v: np.asarray(out[v].values)[t0 - first :] for v in outputs},
+            )
+
+    def run(stores: dict[str, Path]) -> None:
+        import dask
+
+        def parts(want: np.ndarray, iy: int, ix: int, of: list[str]) -> dict[str, list[Any]]:
+            return {v: [arrays[v].blocks[k, iy, ix] for k in held(want)[0]] for v in of}
+
+        tiles = [(iy, ix) for iy in range(len(yedges) - 1) for ix in range(len(xedges) - 1)]
+        noises = {
+            (iy, ix): dask.delayed(noise_task, pure=False)(
+                parts(steps, iy, ix, cubes), iy, ix, stores["reference"]
+            )
+            for iy, ix in tiles
+        }
+        # what is computed: the tasks, which return nothing (a noise a tile's tasks take is
+        # computed for them, and let go when they are done)
+        todo = [] if judged else list(noises.values())
+        for g in range(groups):
+            want = wanted(g)
+            todo += [
+                dask.delayed(task, pure=False)(
+                    parts(want, iy, ix, names),
+                    noises[iy, ix] if judged else None,
+                    g,
+                    iy,
+                    ix,
+                    stores,
+                )
+                for iy, ix in tiles
+            ]
+        dask.compute(*todo)
+
+    return Ahead(
+        {
+            "reference": (ref, folder / ".reference.zarr.ahead"),
+            "indicators": (layout, folder / ".indicators.zarr.ahead"),
+        },
+        run,
+    )
 
 
 def monthly(

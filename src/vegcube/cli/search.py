@@ -80,6 +80,8 @@ def _tile(item: pystac.Item) -> str:
 
 
 def _footprints(items: list[pystac.Item]) -> dict[str, Any]:
+    from ..catalog import acquired
+
     features = [
         {
             "type": "Feature",
@@ -89,7 +91,7 @@ def _footprints(items: list[pystac.Item]) -> dict[str, Any]:
             "properties": {
                 "id": it.id,
                 "collection": it.collection_id,
-                "datetime": it.datetime.isoformat() if it.datetime else None,
+                "datetime": acquired(it).isoformat(),  # a composite's start
                 "platform": it.properties.get("platform"),
                 "tile": _tile(it) or None,
                 "eo:cloud_cover": it.properties.get("eo:cloud_cover"),
@@ -101,6 +103,8 @@ def _footprints(items: list[pystac.Item]) -> dict[str, Any]:
 
 
 def _scenes_table(items: list[pystac.Item]) -> Table:
+    from ..catalog import acquired
+
     table = Table(title=f"{len(items)} scenes", title_justify="left")
     for name, justify in (
         ("date", "left"),
@@ -113,7 +117,7 @@ def _scenes_table(items: list[pystac.Item]) -> Table:
     for it in items:
         cloud = it.properties.get("eo:cloud_cover")
         table.add_row(
-            f"{it.datetime:%Y-%m-%d %H:%M}" if it.datetime else "",
+            f"{acquired(it):%Y-%m-%d %H:%M}",
             str(it.properties.get("platform", "")),
             _tile(it),
             "" if cloud is None else f"{cloud:.1f}",

@@ -21,6 +21,7 @@ import pandas as pd
 import xarray as xr
 from scipy import ndimage
 
+from ..aoi import ground_resolution
 from ..errors import InputError
 from .periods import Period, periods
 
@@ -168,8 +169,7 @@ def _synthesise(
     )
     if table.empty:
         raise InputError(f"end must not be before start; got start={start!r}, end={end!r}")
-    step = {d: abs(float(ds[d][1] - ds[d][0])) for d in "yx" if ds.sizes[d] > 1}
-    res = (step.get("y", step.get("x", 1.0)), step.get("x", step.get("y", 1.0)))
+    res = ground_resolution(ds)  # metres, on a geographic grid too
     arrays = [scl.transpose("time", "y", "x").data] + [
         ds[n].transpose("time", "y", "x").data for n in names
     ]

@@ -15,6 +15,7 @@ import rasterio
 from rasterio.warp import transform_bounds
 from shapely.geometry import box, mapping, shape
 
+from ..catalog import acquired
 from ..export import save_catalog
 from .jobs import Job, MirroredFile
 
@@ -49,7 +50,7 @@ def write_catalog(root: Path, name: str, jobs: list[Job]) -> Path:
     for coll_id, per_item in groups.items():
         mirrored = [_mirror_item(js[0].item, js) for js in per_item.values()]
         boxes = [it.bbox for it in mirrored if it.bbox]
-        times = [it.datetime for it in mirrored if it.datetime]
+        times = [acquired(it) for it in mirrored]
         extent = pystac.Extent(
             pystac.SpatialExtent([[min(b[0] for b in boxes), min(b[1] for b in boxes),
                                    max(b[2] for b in boxes), max(b[3] for b in boxes)]]),

@@ -7,17 +7,30 @@ routine update writes its periods into the existing store with `append_zarr`.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
 import pandas as pd
 import xarray as xr
 
 from .atomic import atomic_path, remove
 from .cf import cf_ready, clean_encoding
 
-__all__ = ["Units", "append_zarr", "stores", "time_blocks", "write_zarr"]
+__all__ = [
+    "Ahead",
+    "Units",
+    "append_zarr",
+    "stores",
+    "time_blocks",
+    "write_region",
+    "write_zarr",
+]
+
+#: the key of a dataset's encoding naming the `Ahead` computation its store comes from
+_AHEAD = "vegcube_ahead"
 
 
 class Units(Protocol):
@@ -45,7 +58,14 @@ def write_zarr(
     stays bounded however long the series grows. With `units`, each block is a unit of
     work: blocks are written into `.<name>.partial` and recorded, a rerun after a crash
     skips the recorded ones, and the store is renamed into place when all are written.
+
+    A dataset of an `Ahead` computation (`Ahead.dataset`) is not written block by block:
+    its store is written whole by that computation (run now if it has not run) and moved
+    into place.
     """
+    mark = ds.encoding.get(_AHEAD)
+    if isinstance(mark, tuple) and isinstance(mark[0], Ahead):
+        return mark[0].place(mark[1], Path(path), units)
     ds = _uniform_chunks(clean_encoding(cf_ready(ds)))
     if units is not None:
         return _write_zarr_resumable(ds, Path(path), units, block_bytes, block_steps)
@@ -217,3 +237,78 @@ def _write_zarr_resumable(
         remove(path)
     os.replace(partial, path)
     return path
+
+
+@dataclass(eq=False)
+class Ahead:
+    """Zarr stores written by one computation whose tasks write their own regions (fused
+    tasks, e.g. a tile's reference and its indicators), each then moved into place by its
+    own stage's `write_zarr` (journal, outputs and timings as for any store).
+
+    `layouts` maps each store's name to the dataset it will hold (lazy: variables, chunks,
+    attributes, encodings, coordinates; never computed) and the hidden folder it is written
+    in first; `run` computes every region. The first `write_zarr` of one of their datasets
+    (`dataset`) lays the stores out (as `write_zarr` would lay them out), calls `run` and
+    moves its own store into place; the next ones move theirs. A stage that never writes
+    (kept from an earlier attempt) leaves `ran` False: its caller computes the others the
+    usual way, and `discard` removes what is left.
+    """
+
+    layouts: dict[str, tuple[xr.Dataset, Path]]
+    run: Callable[[dict[str, Path]], None]
+    ran: bool = False
+    placed: set[str] = field(default_factory=set)
+
+    def dataset(self, name: str) -> xr.Dataset:
+        """The dataset to stage as store `name`: its layout before the run, the store read
+        back after; `write_zarr` of it writes (or moves) the store."""
+        layout, folder = self.layouts[name]
+        ds = layout.copy() if not self.ran else xr.open_zarr(folder, consolidated=True)
+        ds.encoding[_AHEAD] = (self, name)
+        return ds
+
+    def place(self, name: str, path: Path, units: Units | None = None) -> Path:
+        """Run the computation if it has not run, then move store `name` to `path`."""
+        if not self.ran:
+            folders = {}
+            for store, (layout, folder) in self.layouts.items():
+                remove(folder)
+                _uniform_chunks(clean_encoding(cf_ready(layout))).to_zarr(
+                    folder, mode="w", consolidated=True, zarr_format=2, compute=False
+                )
+                folders[store] = folder
+            self.run(folders)
+            self.ran = True
+        if units is not None:  # a store moved whole: no block of an earlier attempt is kept
+            units.reset()
+            remove(path.with_name(f".{path.name}.partial"))
+        with atomic_path(path) as tmp:
+            os.replace(self.layouts[name][1], tmp)
+        self.placed.add(name)
+        return path
+
+    def discard(self) -> None:
+        """Remove the stores not moved into place."""
+        for name, (_, folder) in self.layouts.items():
+            if name not in self.placed:
+                remove(folder)
+
+
+def write_region(store: Path, region: Mapping[str, slice], data: Mapping[str, np.ndarray]) -> None:
+    """Write `data` (variable → values) into `region` (dimension → slice; whole along a
+    dimension not named) of the variables of `store`, a Zarr (v2 layout) laid out by
+    `Ahead` or xarray. Values are stored as they are: in the variable's stored type and
+    dimension order, with no CF encoding to apply (NaN or integer fill values, no scale or
+    offset) — what xarray's region write stores for them, without its per-call cost.
+    Regions of concurrent writers must not share a chunk."""
+    import zarr
+
+    group = zarr.open_group(str(store), mode="r+", zarr_format=2, use_consolidated=False)
+    for name, values in data.items():
+        target = group[name]
+        assert isinstance(target, zarr.Array)
+        dims = [str(d) for d in target.attrs["_ARRAY_DIMENSIONS"]]  # type: ignore[union-attr]
+        coded = {"scale_factor", "add_offset", "calendar"} & set(target.attrs)
+        if values.dtype != target.dtype or values.ndim != len(dims) or coded:
+            raise TypeError(f"{name}: {values.dtype} values cannot be stored as they are")
+        target[tuple(region.get(d, slice(None)) for d in dims)] = values

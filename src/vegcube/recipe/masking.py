@@ -19,6 +19,7 @@ from ..sensors import (
     SMAP_L3,
     SMAP_L4,
     SWI,
+    SYN_V10,
     Sensor,
 )
 from ._base import _Section
@@ -114,6 +115,7 @@ class MaskSpec(_Section):
     smap_l4_qa: list[str] = _flags(SMAP_L4, "SMAP L4 daily granule-count flags")
     smap_l3_qa: list[str] = _flags(SMAP_L3, "SMAP L3 retrieval_qual_flag flags")
     swi_qa: list[str] = _flags(SWI, "Copernicus SWI qflag (lowest QFLAG of the item) flags")
+    syn_v10_qa: list[str] = _flags(SYN_V10, "Sentinel-3 SYN V10 status map (SM) flags")
     dilate_m: float = Field(
         0,
         ge=0,

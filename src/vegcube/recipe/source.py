@@ -73,6 +73,13 @@ class CalibrateSpec(_Section):
     apply: bool = Field(
         True, description="rescale the other sensors' indices onto the reference before compositing"
     )
+    per_pixel: bool = Field(
+        False,
+        description="also correct each pixel's own offset from the fitted line (its pairs' "
+        "mean residual, shrunk by its sampling error): for sensors that see a pixel through "
+        "different footprints (MODIS grid → VIIRS, SLSTR swath), whose residual bias a switch "
+        "would otherwise turn into an anomaly",
+    )
     switch: dt.date | None = Field(
         None,
         description="sensor continuity (MODIS → VIIRS): the reference's scenes before this day, "

@@ -31,6 +31,7 @@ from .sentinel2_l1c import SENTINEL2_L1C
 from .slstr import SLSTR
 from .smap import SMAP_L3, SMAP_L4
 from .swi import SWI
+from .syn_v10 import SYN_V10
 from .viirs import VIIRS13A1, VIIRS21A2
 
 __all__ = [
@@ -48,6 +49,7 @@ __all__ = [
     "SMAP_L3",
     "SMAP_L4",
     "SWI",
+    "SYN_V10",
     "VIIRS13A1",
     "VIIRS21A2",
     "Sensor",
@@ -73,6 +75,7 @@ SENSORS: tuple[Sensor, ...] = (
     SMAP_L4,
     SMAP_L3,
     SWI,
+    SYN_V10,
 )
 #: sensors read only to help mask another (never a `source` of indices)
 AUXILIARY: tuple[Sensor, ...] = (SENTINEL2_L1C,)

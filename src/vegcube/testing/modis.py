@@ -7,8 +7,7 @@ follow Planetary Computer's ``modis-13Q1-061`` shape: one COG per layer (``250m_
 ``…_EVI``, ``…_VI_Quality``, ``…_pixel_reliability``, ``…_red_reflectance``,
 ``…_NIR_reflectance``, ``…_composite_day_of_the_year``), ``proj:wkt2`` without an EPSG code,
 ``raster:bands`` with scales and no nodata, ``start_datetime``/``end_datetime`` of the 16-day
-composite. Planetary Computer sets ``datetime`` to null; these items carry the composite's
-start there (vegcube's search sorts on it).
+composite and ``datetime`` null, as Planetary Computer publishes them.
 
 Pixels outside the modelled land are fill (NDVI −3000, VI Quality 65535, reliability −1);
 a few cloudy pixels per composite have MODLAND QA 10, lowest usefulness, mixed clouds and a
@@ -37,7 +36,7 @@ from .writing import iso, reusable, write_cog
 
 __all__ = ["ModisArchive", "generate_modis_archive", "vi_quality_value"]
 
-_FORMAT = 3
+_FORMAT = 4
 _COLLECTION = "modis-13Q1-061"
 _COG = "image/tiff; application=geotiff; profile=cloud-optimized"
 _PIXEL = TILE_SIZE_M / 4800
@@ -213,7 +212,7 @@ def _item(
         item_id,
         geometry,
         [min(lons), min(lats), max(lons), max(lats)],
-        t0,
+        None,  # as Planetary Computer: the composite's span only
         props,
         stac_extensions=[
             "https://stac-extensions.github.io/raster/v1.0.0/schema.json",
