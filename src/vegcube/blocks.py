@@ -26,6 +26,7 @@ import pystac
 import xarray as xr
 from odc.geo.geobox import GeoBox
 
+from . import catalog
 from .errors import DataError
 
 __all__ = [
@@ -132,7 +133,7 @@ def by_tiles(
     the variables and their types).
     """
     cut = tiles(grid, layout.side, halo=halo)
-    days = np.array([_solar_day(it, lon) for it in items], dtype="datetime64[D]")
+    days = np.array([catalog.scene_day(it, lon) for it in items], dtype="datetime64[D]")
     blocks = [table.iloc[i : i + layout.steps] for i in range(0, len(table), layout.steps)]
     # ± a day more: a scene outside its block's periods is read but not used
     reach = np.timedelta64(math.ceil(reach_days) + 1, "D")
@@ -271,12 +272,6 @@ def _fill(dtype: np.dtype[Any]) -> Any:
     if np.issubdtype(dtype, np.datetime64):
         return np.datetime64("NaT")
     return 0
-
-
-def _solar_day(item: pystac.Item, lon: float) -> np.datetime64:
-    when = item.datetime or item.common_metadata.start_datetime
-    assert when is not None
-    return np.datetime64((when + dt.timedelta(hours=lon / 15)).date(), "D")
 
 
 def map_chunks(

@@ -193,11 +193,12 @@ def pairs(
     `sensor` and `reference` are sensor names (`landsat`) or collection ids.
     """
     vals, ref_at, sen_at = _paired(ds, index, sensor, reference, max_days)
-    if not ref_at:
-        return np.empty(0), np.empty(0), 0
-    ref = np.concatenate([vals[k].ravel() for k in ref_at])
-    sen = np.concatenate([vals[k].ravel() for k in sen_at])
-    return ref, sen, len(ref_at)
+    return _flat(vals, ref_at), _flat(vals, sen_at), len(ref_at)
+
+
+def _flat(vals: np.ndarray, at: Sequence[int]) -> np.ndarray:
+    """The scenes `at` of `vals` (scene, y, x), one after the other, flattened."""
+    return np.concatenate([vals[k].ravel() for k in at]) if at else np.empty(0)
 
 
 def _paired(
@@ -280,9 +281,7 @@ def fit(
     """The relation ``sensor = slope × reference + intercept`` of `index` on paired scenes
     (with `per_pixel`, and each pixel's offset from it: `pixel_offsets`)."""
     vals, ref_at, sen_at = _paired(ds, index, sensor, reference, max_days)
-    ref = np.concatenate([vals[k].ravel() for k in ref_at]) if ref_at else np.empty(0)
-    sen = np.concatenate([vals[k].ravel() for k in sen_at]) if sen_at else np.empty(0)
-    slope, intercept, r2, n = fit_line(ref, sen, method=method)
+    slope, intercept, r2, n = fit_line(_flat(vals, ref_at), _flat(vals, sen_at), method=method)
     f = Fit(index, sensor, reference, slope, intercept, r2, n, len(ref_at), method, max_days)
     if not per_pixel or not f.ok:
         return f

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 import xarray as xr
 
-from . import significance
+from . import reference, significance
 from .errors import InputError
 
 __all__ = [
@@ -231,11 +231,8 @@ def era_noises(
         coord = _sensor_coord(name, lst)
         if name not in series or coord not in series.coords:
             continue
-        observed = None
-        if f"{name}_quality" in series:
-            observed = series[f"{name}_quality"] == -1
-        elif f"{name}_count" in series:
-            observed = series[f"{name}_count"] > 0
+        mark = reference.observed_name(series, name)
+        observed = None if mark is None else reference.observed(series[mark], mark)
         noise = significance.era_noise(
             series[name], series[coord].values, name=name, observed=observed
         )

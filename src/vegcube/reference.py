@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -26,6 +26,7 @@ __all__ = [
     "compute",
     "noise",
     "noise_of",
+    "observed",
     "observed_name",
     "of_periods",
     "pooled",
@@ -33,6 +34,7 @@ __all__ = [
 ]
 
 STATS = ("mean", "std", "min", "max", "count")
+_Flags = TypeVar("_Flags", np.ndarray, xr.DataArray)
 #: a reference task's working memory (bytes): years × periods of year × tile in float64
 BUDGET = 128 * 2**20
 
@@ -170,7 +172,7 @@ def compute(
         raise InputError(f"pool must be in 0..{len(every) // 2 - 1} periods; got {pool}")
     # the time steps of each period of the year inside the reference
     members = [np.flatnonzero(inside & (poy == p)) for p in every]
-    marks = {n: _observed_name(comp, n) for n in names}
+    marks = {n: observed_name(comp, n) for n in names}
     data = comp[[*names, *(m for m in marks.values() if m)]]
     steps = np.flatnonzero(inside)
     if layout and any(data[n].chunks for n in names):
@@ -208,7 +210,7 @@ def compute(
     return out
 
 
-def _observed_name(comp: xr.Dataset, name: str) -> str | None:
+def observed_name(comp: xr.Dataset, name: str) -> str | None:
     """The variable telling which values of `name` were observed (not filled), if any."""
     for mark in (f"{name}_quality", f"{name}_count"):
         if mark in comp.data_vars:
@@ -220,10 +222,10 @@ def _noise_inputs(piece: xr.Dataset, name: str, mark: str | None) -> tuple[np.nd
     values = np.asarray(piece[name].values)
     if mark is None:
         return values, None
-    return values, _observed(np.asarray(piece[mark].values), mark)
+    return values, observed(np.asarray(piece[mark].values), mark)
 
 
-def _observed(flags: np.ndarray, mark: str) -> np.ndarray:
+def observed(flags: _Flags, mark: str) -> _Flags:
     """Observed (not filled) values from a quality band (−1) or a count of scenes (> 0)."""
     return (flags == -1) if mark.endswith("_quality") else (flags > 0)
 
@@ -269,10 +271,6 @@ def of_periods(
     return pooled(_years_first(values, window), pool)
 
 
-def observed_name(comp: xr.Dataset, name: str) -> str | None:
-    """The variable telling which values of `name` were observed (not filled), if any."""
-    return _observed_name(comp, name)
-
 
 def noise_of(
     parts: dict[str, list[np.ndarray]],
@@ -290,11 +288,11 @@ def noise_of(
         sigma = []
         for r in range(0, ny, _ROWS):
             rows = [p[:, r : r + _ROWS] for p in parts[n]]
-            observed = None
+            ok = None
             if mark is not None:
                 seen = [p[:, r : r + _ROWS] for p in parts[mark]]
-                observed = _observed(np.concatenate(seen, axis=0)[at], mark)
-            sigma.append(noise(np.concatenate(rows, axis=0)[at], observed))
+                ok = observed(np.concatenate(seen, axis=0)[at], mark)
+            sigma.append(noise(np.concatenate(rows, axis=0)[at], ok))
         out[n] = np.concatenate(sigma, axis=0) if sigma else np.empty((0, 0))
     return out
 

@@ -75,12 +75,14 @@ class State:
         Items first seen by an update measure the product latency of a routine service:
         acquisition → first seen by vegcube (`latency`).
         """
+        from .catalog import acquired
+
         now = _now()
         rows = [
             (
                 it.id,
                 it.collection_id or "",
-                (it.datetime or it.common_metadata.start_datetime).isoformat(),
+                acquired(it).isoformat(),
                 now,
                 int(by_update),
             )

@@ -32,6 +32,7 @@ from odc.geo.xr import xr_coords
 from pyproj import Transformer
 from scipy.spatial import cKDTree
 
+from .catalog import acquired
 from .errors import BandError, DataError
 
 __all__ = [
@@ -120,8 +121,8 @@ def load(
     sensor = sensors.for_collection(collection)
     lon0 = grid.geographic_extent.centroid.coords[0][0]
     days: dict[dt.date, list[pystac.Item]] = {}
-    for item in sorted(items, key=_when):
-        days.setdefault((_when(item) + dt.timedelta(hours=lon0 / 15)).date(), []).append(item)
+    for item in sorted(items, key=acquired):
+        days.setdefault((acquired(item) + dt.timedelta(hours=lon0 / 15)).date(), []).append(item)
     bbox = tuple(grid.geographic_extent.boundingbox)
     dtypes = _dtypes(sensor, bands)
     fills = {b: (fill or {}).get(b, np.nan) for b in bands}
@@ -151,7 +152,7 @@ def load(
     coords: dict[Any, Any] = dict(xr_coords(grid, crs_coord_name="spatial_ref"))
     n = len(firsts)
     coords.update(
-        time=("time", np.array([_naive(_when(it)) for it in firsts], dtype="datetime64[ns]")),
+        time=("time", np.array([_naive(acquired(it)) for it in firsts], dtype="datetime64[ns]")),
         solar_day=("time", np.array([np.datetime64(d, "ns") for d in days])),
         platform=("time", [str(it.properties.get("platform", "")) for it in firsts]),
         sensor=("time", [sensor.name] * n),
@@ -335,11 +336,6 @@ def _dtypes(sensor: Any, bands: Sequence[str]) -> dict[str, np.dtype]:
 
 def _attrs(sensor: Any, band: str) -> dict[str, str]:
     return {} if band in sensor.qa_bands else sensor.attrs(band)
-
-
-def _when(item: pystac.Item) -> dt.datetime:
-    when = item.datetime or pystac.utils.str_to_datetime(item.properties["start_datetime"])
-    return when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
 
 
 def _naive(when: dt.datetime) -> np.datetime64:
