@@ -9,12 +9,14 @@ clipping would otherwise see one area spanning the globe.
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 import shapely
 import xarray as xr
+from affine import Affine
 from odc.geo import CRS
 from odc.geo.geobox import GeoBox
 from odc.geo.geom import Geometry
@@ -312,12 +314,26 @@ def ground_resolution(obj: GeoBox | xr.Dataset | xr.DataArray) -> tuple[float, f
         return dy, dx
     from pyproj import Geod
 
-    lon, lat = gbox.geographic_extent.centroid.coords[0]
+    lon, lat = centre(gbox)
     geod = Geod(ellps="WGS84")
     return (
         float(geod.inv(lon, lat - dy / 2, lon, lat + dy / 2)[2]),
         float(geod.inv(lon - dx / 2, lat, lon + dx / 2, lat)[2]),
     )
+
+
+def centre(grid: GeoBox) -> tuple[float, float]:
+    """(lon, lat) of the centroid of `grid`'s footprint (its geographic extent), which dates
+    scenes by their local solar day. Cached: the extent is densified and reprojected, ~4 ms,
+    and every task of a run asks for its tile's."""
+    return _centre(str(grid.crs), tuple(grid.affine)[:6], (grid.shape[0], grid.shape[1]))
+
+
+@lru_cache(maxsize=256)
+def _centre(crs: str, affine: tuple[float, ...], shape: tuple[int, int]) -> tuple[float, float]:
+    grid = GeoBox(shape, Affine(*affine), crs)
+    lon, lat = grid.geographic_extent.centroid.coords[0]
+    return float(lon), float(lat)
 
 
 def inside(ds: xr.Dataset | xr.DataArray, geom: Geometry) -> xr.DataArray:

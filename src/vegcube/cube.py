@@ -20,8 +20,8 @@ from odc.geo.geobox import GeoBox
 from odc.stac import ParsedItem
 from odc.stac import load as stac_load
 
-from . import catalog, sensors
-from ._odc import RioDriver, RioReader, StacAuxReader
+from . import aoi, catalog, sensors
+from ._odc import RioDriver, RioReader, StacAuxReader, replicated_read
 from .errors import AccessError, BandError, DataError, VegcubeError
 from .sensors import values
 
@@ -179,7 +179,7 @@ def read_stac(
     sensor = sensors.for_collection(collection)
     keys = asset_keys(items, bands, collection=collection)
     items = _unify(items, keys, sensor)
-    lon = grid.geographic_extent.centroid.coords[0][0]
+    lon = aoi.centre(grid)[0]
 
     seen: dict[int, dt.date] = {}  # odc-stac's grouping, item by item (no second parse)
 
@@ -224,11 +224,11 @@ def read_stac(
         so = np.array([(r.scale, r.offset) for r in rules], dtype="float32")
         scale = xr.DataArray(so[:, 0], dims="time", coords={"time": ds.time})
         offset = xr.DataArray(so[:, 1], dims="time", coords={"time": ds.time})
-        # float32 arithmetic (DNs of up to 24 bits are exact in it): within 5e-7 of the
-        # float64 result, at half the memory traffic of the fat tasks' largest step
-        value = da.astype("float32", copy=False) * scale + offset
-        if nodata is not None and not np.isnan(nodata):
-            value = value.where(da != nodata)
+        value = xr.apply_ufunc(
+            _decode, da, scale, offset,
+            kwargs={"nodata": None if nodata is None or np.isnan(nodata) else nodata},
+            dask="parallelized", output_dtypes=[np.float32],
+        )  # fmt: skip
         value.attrs = sensor.attrs(band)
         out[band] = value
     cube = xr.Dataset(out, coords=ds.coords)
@@ -246,6 +246,20 @@ def read_stac(
     return cube
 
 
+def _decode(
+    dn: np.ndarray, scale: np.ndarray, offset: np.ndarray, *, nodata: float | None
+) -> np.ndarray:
+    """DN × scale + offset, NaN where DN is `nodata`: one new array, changed in place.
+
+    float32 arithmetic (DNs of up to 24 bits are exact in it): within 5e-7 of the float64
+    result, at half the memory traffic of the fat tasks' largest step."""
+    out = np.multiply(dn, scale, dtype="float32")
+    out += offset
+    if nodata is not None:
+        np.putmask(out, dn == nodata, np.float32(np.nan))
+    return out
+
+
 class _NamedReader(RioReader):
     """odc-stac's rasterio reader; a read failure becomes an error naming the asset and why.
 
@@ -261,6 +275,9 @@ class _NamedReader(RioReader):
         for attempt in range(attempts):
             try:
                 if attempt == 0:
+                    fast = replicated_read(self._src, cfg, dst_geobox, dst, selection)
+                    if fast is not None:
+                        return fast
                     return super().read(cfg, dst_geobox, dst=dst, selection=selection)
                 # GDAL keeps what it downloaded of the file (the truncated part too): read
                 # it again from the server

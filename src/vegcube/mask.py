@@ -15,6 +15,7 @@ from scipy import ndimage
 
 from . import sensors as _sensors
 from .errors import BandError, InputError, VegcubeError
+from .sensors import _bits
 
 __all__ = [
     "CLOUD_PROBABILITY_BANDS",
@@ -34,7 +35,7 @@ CLOUD_PROBABILITY_BANDS = _sensors.SENTINEL2_L1C.cloud_bands
 
 def scl_invalid(scl: xr.DataArray, classes: Iterable[int]) -> xr.DataArray:
     """True where the SCL class is one of `classes`."""
-    return scl.isin(list(classes))
+    return _bits.classes(scl, classes)
 
 
 def disk(radius_px: float) -> np.ndarray:

@@ -159,7 +159,7 @@ def plan(recipe: Recipe | dict[str, Any] | str | os.PathLike[str]) -> Plan:
             except BandError as exc:
                 raise BandError(f"{field_}.collection: {exc}") from None
         # pair by local solar day (as cube.load groups scenes) with the Sentinel-2 scenes
-        lon = gbox.geographic_extent.centroid.coords[0][0]
+        lon = aoi_mod.centre(gbox)[0]
 
         def day(it: pystac.Item) -> dt.date:
             return catalog.scene_day(it, lon)

@@ -23,7 +23,7 @@ import dask
 import numpy as np
 import pandas as pd
 
-from . import catalog, cube, mask, sensors
+from . import aoi, catalog, cube, mask, sensors
 from .errors import BandError, needs_extra
 from .export import atomic_path
 
@@ -74,9 +74,7 @@ def write(
                     dilate_m=metres, bands=[])  # only what the QA flags: no data is black
         for metres in (0, rc.mask.dilate_m)
     )  # fmt: skip
-    rgb_da, flagged_da, grown_da = dask.compute(
-        scenes[list(_RGB)].to_array("band"), flagged, grown
-    )
+    rgb_da, flagged_da, grown_da = dask.compute(scenes[list(_RGB)].to_array("band"), flagged, grown)
     flagged_np, grown_np = np.asarray(flagged_da.values), np.asarray(grown_da.values)
     images = _render(np.asarray(rgb_da.values), flagged_np, grown_np)
 
@@ -123,7 +121,7 @@ def _render(rgb: np.ndarray, flagged: np.ndarray, grown: np.ndarray) -> np.ndarr
 def _scene_names(p: Plan, days: pd.DatetimeIndex) -> list[str]:
     """The item id of each loaded time step (the first item of its solar day)."""
     by_day: dict[Any, str] = {}
-    lon = p.grid.geographic_extent.centroid.coords[0][0]
+    lon = aoi.centre(p.grid)[0]
     for it in sorted(p.items, key=catalog.acquired):
         by_day.setdefault(pd.Timestamp(catalog.scene_day(it, lon)), it.id)
     return [by_day.get(d.normalize(), f"scene{i}") for i, d in enumerate(days)]

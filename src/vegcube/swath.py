@@ -32,6 +32,7 @@ from odc.geo.xr import xr_coords
 from pyproj import Transformer
 from scipy.spatial import cKDTree
 
+from . import aoi
 from .catalog import acquired
 from .errors import BandError, DataError
 
@@ -119,7 +120,7 @@ def load(
     if not items:
         raise DataError("no scenes to load: the search found no items")
     sensor = sensors.for_collection(collection)
-    lon0 = grid.geographic_extent.centroid.coords[0][0]
+    lon0 = aoi.centre(grid)[0]
     days: dict[dt.date, list[pystac.Item]] = {}
     for item in sorted(items, key=acquired):
         days.setdefault((acquired(item) + dt.timedelta(hours=lon0 / 15)).date(), []).append(item)
@@ -311,7 +312,7 @@ def _centres(grid: GeoBox) -> tuple[np.ndarray, np.ndarray]:
 def _shrink(grid: GeoBox) -> float:
     """On a geographic grid: how much shorter a degree of longitude is than one of latitude
     at the grid's centre (distances are then measured in degrees of latitude)."""
-    return float(np.cos(np.radians(grid.geographic_extent.centroid.coords[0][1])))
+    return float(np.cos(np.radians(aoi.centre(grid)[1])))
 
 
 def _spacing(x: np.ndarray, y: np.ndarray) -> float | None:

@@ -130,9 +130,7 @@ def test_an_update_after_the_switch_applies_the_history_s_fit(runs, archives, tm
     new = xr.open_zarr(out / "composites.zarr").ndvi.sel(time=slice("2023-02-01", None))
     raw = xr.open_zarr(runs["raw"] / "composites.zarr").ndvi.sel(time=new.time)
     assert new.sizes["time"] == 3
-    np.testing.assert_allclose(
-        new, (raw - fit["intercept"] - offsets) / fit["slope"], atol=2e-6
-    )
+    np.testing.assert_allclose(new, (raw - fit["intercept"] - offsets) / fit["slope"], atol=2e-6)
 
 
 # --------------------------------------------------------------------------- temperature

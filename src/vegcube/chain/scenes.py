@@ -21,7 +21,7 @@ __all__ = ["composites", "lst_composites", "provisional", "scene_composites"]
 
 def provisional(comp: xr.Dataset, p: Plan) -> xr.Dataset:
     """Mark the periods that later data may still change (`provisional` coordinate)."""
-    lon = p.grid.geographic_extent.centroid.coords[0][0]
+    lon = aoi_mod.centre(p.grid)[0]
     data_end = max(catalog.scene_day(it, lon) for it in p.items)  # the last scene's day
     spec = p.recipe.composite
     latency = composite.get(spec.reducer).reach_days(spec.params)
@@ -84,7 +84,7 @@ def composites(
         layout=cut,
         halo=halo,
         reach_days=reach,
-        lon=p.grid.geographic_extent.centroid.coords[0][0],
+        lon=aoi_mod.centre(p.grid)[0],
     ), []
 
 
@@ -123,7 +123,7 @@ def scene_composites(
         qa_flags=rc.mask.qa_flags,
     )
     cp = rc.mask.cloud_probability
-    lon = grid.geographic_extent.centroid.coords[0][0]
+    lon = aoi_mod.centre(grid)[0]
     days = {catalog.scene_day(it, lon) for it in items}
     pairs = [it for it in p.cloud_items if catalog.scene_day(it, lon) in days]
     if cp is not None and pairs:  # s2cloudless on the L1C scene of the same solar day
@@ -195,8 +195,11 @@ def lst_composites(
         )  # fmt: skip
         ok = ok & aoi_mod.inside(scenes, p.geometry)
         keep = [c for c in ("solar_day", "sensor", "spatial_ref") if c in scenes.coords]
-        lst = scenes[band].where(ok).reset_coords(drop=True).assign_coords(
-            {c: scenes[c] for c in keep}
+        lst = (
+            scenes[band]
+            .where(ok)
+            .reset_coords(drop=True)
+            .assign_coords({c: scenes[c] for c in keep})
         )
         parts.append(lst.rename("lst"))
     lst = parts[0] if len(parts) == 1 else xr.concat(parts, "time", coords="minimal")

@@ -84,9 +84,10 @@ def _nanmedian(block: np.ndarray, axis: int = 0, keepdims: bool = True) -> np.nd
     period of at most 3 scenes (a dekad at a 5-day revisit) is sorted by a min/max network
     instead of `np.sort`, whose per-pixel cost on a short strided axis dominates.
     """
-    n = (~np.isnan(block)).sum(axis=0)
     if block.shape[0] <= 3:
-        return _small_nanmedian(block, n)[None] if keepdims else _small_nanmedian(block, n)
+        mid = _small_nanmedian(block)
+        return mid[None] if keepdims else mid
+    n = (~np.isnan(block)).sum(axis=0)
     ordered = np.sort(block, axis=0)
     lo = np.maximum((n - 1) // 2, 0)[None]
     hi = np.maximum(n // 2, 0)[None]
@@ -97,21 +98,30 @@ def _nanmedian(block: np.ndarray, axis: int = 0, keepdims: bool = True) -> np.nd
     return mid if keepdims else mid[0]
 
 
-def _small_nanmedian(block: np.ndarray, n: np.ndarray) -> np.ndarray:
-    """`_nanmedian` of 1 to 3 values per pixel (`n` valid), the same numbers: NaN sorts as
-    +inf, and the middle of the `n` smallest is taken."""
-    x = [np.where(np.isnan(v), np.inf, v) for v in block]
-    if len(x) == 1:
-        s0 = s1 = x[0]
-    elif len(x) == 2:
+def _small_nanmedian(block: np.ndarray) -> np.ndarray:
+    """`_nanmedian` of 1 to 3 values per pixel, the same numbers: NaN sorts as +inf, and
+    the middle of the valid ones is taken (the mean of two: in the block's type, which for
+    float32 rounds (a + b) / 2 once, as float64 then float32 does)."""
+    if len(block) == 1:
+        return block[0].copy()
+    missing = np.isnan(block)
+    gaps = missing.sum(axis=0, dtype=np.uint8)  # NaN per pixel
+    x = np.where(missing, np.inf, block)
+    if len(block) == 2:
         s0, s1 = np.minimum(x[0], x[1]), np.maximum(x[0], x[1])
+        middle = {0: None, 1: s0}  # valid values: 2 → the mean, 1 → s0
     else:
         a, b = np.minimum(x[0], x[1]), np.maximum(x[0], x[1])
         s0, top = np.minimum(a, x[2]), np.maximum(a, x[2])
         s1 = np.minimum(b, top)
-    with np.errstate(invalid="ignore"):  # inf + -inf: NaN, as the sorted path gives
-        mid = np.where(n == 2, (s0.astype("float64") + s1) / 2, np.where(n == 3, s1, s0))
-    mid[n == 0] = np.nan
+        middle = {0: s1, 1: None, 2: s0}  # 3 → s1, 2 → the mean, 1 → s0
+    with np.errstate(invalid="ignore", over="ignore"):  # inf + -inf: NaN, as numpy gives
+        mid = np.add(s0, s1)
+        mid *= 0.5
+    for g, pick in middle.items():
+        if pick is not None:
+            np.copyto(mid, pick, where=gaps == g)
+    np.putmask(mid, gaps == len(block), np.nan)
     return mid
 
 
@@ -126,7 +136,7 @@ _REDUCERS: dict[str, Callable[..., np.ndarray]] = {
 def _reduce_block(block: np.ndarray, fn: Callable[..., np.ndarray]) -> np.ndarray:
     with warnings.catch_warnings():  # all-NaN periods are expected (clouds): NaN, silently
         warnings.simplefilter("ignore", RuntimeWarning)
-        return fn(block, axis=0, keepdims=True).astype("float32")
+        return fn(block, axis=0, keepdims=True).astype("float32", copy=False)
 
 
 def _count_block(block: np.ndarray) -> np.ndarray:

@@ -150,6 +150,7 @@ def _rebase(recipe: Recipe, base: Path) -> Recipe:
     aoi = recipe.aoi
     if aoi.path is not None:
         aoi = aoi.model_copy(update={"path": fix(aoi.path)})
+
     def local(catalog: str) -> bool:  # a file or folder, not a URL or a known name
         from ..catalog.names import CATALOGS
 

@@ -4,11 +4,31 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Hashable, Iterable, Mapping
 
+import numpy as np
 import xarray as xr
 
 from ..errors import InputError
 
-__all__ = ["bit", "decode", "field", "integer"]
+__all__ = ["bit", "classes", "decode", "field", "integer"]
+
+
+def classes(qa: xr.DataArray, values: Iterable[Hashable]) -> xr.DataArray:
+    """True where `qa` is one of `values` (scene classes such as SCL's).
+
+    An 8- or 16-bit unsigned QA is looked up in a table of its every value, ~10× faster than
+    `isin`'s comparisons (a fat task masks every scene of a tile with it)."""
+    chosen = sorted({int(v) for v in values})  # type: ignore[call-overload]
+    if qa.dtype.kind != "u" or qa.dtype.itemsize > 2:
+        return qa.isin(chosen)
+    table = np.zeros(1 << (8 * qa.dtype.itemsize), dtype=bool)
+    table[[v for v in chosen if 0 <= v < table.size]] = True
+    return xr.apply_ufunc(
+        _look_up, qa, kwargs={"table": table}, dask="parallelized", output_dtypes=[bool]
+    )
+
+
+def _look_up(qa: np.ndarray, table: np.ndarray) -> np.ndarray:
+    return np.take(table, qa)
 
 
 def integer(qa: xr.DataArray) -> xr.DataArray:

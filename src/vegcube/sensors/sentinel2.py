@@ -8,7 +8,7 @@ from collections.abc import Hashable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
-from ._bits import bit, integer
+from ._bits import bit, classes, integer
 from ._sensor import Sensor, Verdict
 from .values import baseline_text, processing_baseline
 
@@ -117,8 +117,8 @@ def _invalid(qa: xr.DataArray, flags: Iterable[Hashable]) -> tuple[xr.DataArray,
         names = [str(f) for f in flags if f in QA60_BITS.values()]
         return qa60_invalid(qa, flags=names or None)
     chosen = set(flags)
-    cloud = qa.isin(sorted(chosen & _CLOUD_CLASSES))
-    return qa.isin(sorted(chosen - _CLOUD_CLASSES)), cloud
+    cloud = classes(qa, chosen & _CLOUD_CLASSES)
+    return classes(qa, chosen - _CLOUD_CLASSES), cloud
 
 
 def qa60_invalid(
