@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import xarray as xr
+from scipy.special import ndtr
 
 from . import reference, significance
 from .errors import InputError
@@ -16,6 +17,7 @@ __all__ = [
     "compute",
     "drought_class",
     "era_noises",
+    "plain",
     "tci",
     "vhi",
 ]
@@ -24,6 +26,8 @@ INDICATORS = (
     "vci", "zscore", "anomaly", "pct_normal", "percentile", "drought_class", "tci", "vhi",
 )  # fmt: skip
 
+#: the indicators of a value and its period's reference alone (no significance, no temperature)
+PLAIN = ("vci", "zscore", "anomaly", "pct_normal", "percentile")
 #: class code → (name, VCI upper bound); VCI at or above the last bound is "none" (0)
 DROUGHT_CLASSES: Mapping[str, float] = {"extreme": 10, "severe": 20, "moderate": 30, "mild": 40}
 _CODES = {"none": 0, "mild": 1, "moderate": 2, "severe": 3, "extreme": 4}
@@ -120,7 +124,7 @@ def compute(
     if unknown:
         raise InputError(f"unknown indicators {unknown}; choose from {list(INDICATORS)}")
     poy = xr.DataArray(np.asarray(comp["period_of_year"].values), dims="time")
-    out = xr.Dataset(coords={k: v for k, v in comp.coords.items() if k != "spatial_ref"})
+    out: dict[str, xr.DataArray] = {}  # the variables, in order (one merge at the end)
     # each period's reference, looked up once for all variables
     if np.array_equal(ref["period_of_year"].values, poy.values):  # a block of one year: no copy
         r = ref.drop_vars("period_of_year").rename({"period_of_year": "time"})
@@ -148,9 +152,7 @@ def compute(
         judged = None  # the index's significance (drought_class), reused by the VHI class
         for ind in indicators:
             if ind == "drought_class":
-                judged = _judged(
-                    value("anomaly"), r, name, thresholds, _noise(comp, r, name, lst)
-                )
+                judged = _judged(value("anomaly"), r, name, thresholds, _noise(comp, r, name, lst))
                 out[f"{name}_drought_class"] = drought_class(
                     vci,
                     thresholds,
@@ -167,7 +169,7 @@ def compute(
                 assert heat is not None
                 out[f"{name}_vhi"] = vhi(vci, heat, alpha=alpha)
                 continue
-            da = value(ind).astype("float32")
+            da = value(ind).astype("float32", copy=False)
             # an anomaly is in the index's own unit (dB for radar backscatter)
             unit = x.attrs.get("units", "1") if ind == "anomaly" else _UNITS[ind]
             da.attrs = {"long_name": f"{_LONG[ind]} of {name}", "units": unit}
@@ -182,13 +184,66 @@ def compute(
                 f"drought class from VHI of {name} and {lst}: a significant departure of either"
             )
             out[f"{name}_vhi_drought_class"] = vhi_cls
-        years = count.astype("int16")
+        years = count.astype("int16", copy=False)
         years.attrs = {"long_name": f"reference years behind the indicators of {name}"}
         out[f"{name}_ref_years"] = years
-    if "spatial_ref" in comp.coords:
-        out = out.assign_coords(spatial_ref=comp.spatial_ref)
-    out.attrs = {"min_reference_years": min_years, **ref.attrs}
+    ds = _dataset(out, comp)
+    ds.attrs = {"min_reference_years": min_years, **ref.attrs}
+    return ds
+
+
+def plain(
+    x: np.ndarray,
+    ref: Mapping[str, np.ndarray],
+    *,
+    name: str,
+    indicators: Sequence[str],
+    min_years: int = 3,
+) -> dict[str, np.ndarray] | None:
+    """`compute`'s values of `indicators` (all in `PLAIN`) of `name` and its
+    `<name>_ref_years`, from numpy arrays: `x` (time, y, x) and `ref[stat]` (`reference.STATS`,
+    each time step's period's reference, of `x`'s shape), without building Datasets (the
+    same operations as `compute` on numpy blocks, hence the same values); None where
+    `compute` would take another way (other indicators, types or shapes)."""
+    arrays = [x, *(ref[s] for s in ("mean", "std", "min", "max"))]
+    if not set(indicators) <= set(PLAIN) or ref["count"].shape != x.shape:
+        return None
+    if any(type(a) is not np.ndarray or a.dtype.kind != "f" or a.shape != x.shape for a in arrays):
+        return None
+    count = ref["count"]
+    kernels = _kernels(x, ref["mean"], ref["std"], ref["min"], ref["max"], count >= min_years)
+    values: dict[str, np.ndarray] = {}
+
+    def value(ind: str) -> np.ndarray:
+        if ind not in values:
+            if ind == "percentile":  # `_percentile`'s
+                values[ind] = (100 * ndtr(value("zscore"))).astype("float32")
+            else:
+                values[ind] = kernels[ind]()
+        return values[ind]
+
+    out = {f"{name}_{ind}": value(ind).astype("float32", copy=False) for ind in indicators}
+    out[f"{name}_ref_years"] = count.astype("int16", copy=False)
     return out
+
+
+def _dataset(out: dict[str, xr.DataArray], comp: xr.Dataset) -> xr.Dataset:
+    """The variables `out` in a Dataset of `comp`'s coordinates (its spatial_ref last), as
+    assigning them one by one gives; their variables are taken as they are where their
+    coordinates are among `comp`'s and their indexes equal (nothing to align or add)."""
+    coords = {k: v for k, v in comp.coords.items() if k != "spatial_ref"}
+    known = set(comp.coords)
+    if all(
+        set(da.coords) <= known
+        and all(k in comp.xindexes and i.equals(comp.xindexes[k]) for k, i in da.xindexes.items())
+        for da in out.values()
+    ):
+        ds = xr.Dataset({k: da.variable for k, da in out.items()}, coords=coords)
+    else:
+        ds = xr.Dataset(coords=coords).assign(out)
+    if "spatial_ref" in comp.coords:
+        ds = ds.assign_coords(spatial_ref=comp.spatial_ref)
+    return ds
 
 
 def _formulas(
@@ -204,6 +259,14 @@ def _formulas(
         "pct_normal": lambda: (100 * x / mean.where(mean > 0)).where(enough),
         "percentile": lambda: _percentile(value("zscore")),
     }
+    template = _aligned(x, mean, std, lo, hi, enough)
+    if template is not None:  # numpy arrays of one layout: the same formulas, in numpy
+        kernels = _kernels(*(np.asarray(v.data) for v in (x, mean, std, lo, hi, enough)))
+
+        def wrapped(kernel: Callable[[], np.ndarray]) -> Callable[[], xr.DataArray]:
+            return lambda: template.copy(deep=False, data=kernel())
+
+        formulas.update({ind: wrapped(kernel) for ind, kernel in kernels.items()})
     values: dict[str, xr.DataArray] = {}
 
     def value(ind: str) -> xr.DataArray:
@@ -212,6 +275,76 @@ def _formulas(
         return values[ind]
 
     return value
+
+
+def _aligned(x: xr.DataArray, *refs: xr.DataArray) -> xr.DataArray | None:
+    """An empty-attributes copy of `x` with the coordinates an xarray operation between `x`
+    and `refs` gives, when they are numpy arrays of the same dimensions, shape and indexes
+    and no coordinate of theirs conflicts (what `_kernels` needs to give the same values);
+    None otherwise."""
+    arrays = (x, *refs)
+    if not all(type(a.data) is np.ndarray and a.dims == x.dims for a in arrays):
+        return None
+    if any(a.shape != x.shape for a in refs) or x.dtype.kind != "f":
+        return None
+    if any(a.dtype.kind != "f" for a in refs[:-1]) or refs[-1].dtype != bool:
+        return None
+    have = dict(x.coords.variables)
+    extra: dict[str, xr.Variable] = {}
+    for a in refs:
+        for k, c in a.coords.variables.items():
+            if k not in have:
+                have[k] = extra[k] = c
+                continue
+            h = have[k]
+            if c is h:
+                continue
+            if k in a.xindexes and k in x.xindexes:
+                if not a.xindexes[k].equals(x.xindexes[k]):
+                    return None
+            elif c.size > 64 or not c.equals(h):
+                return None
+    template = x.copy(deep=False)
+    template.attrs, template.encoding, template.name = {}, {}, None
+    return template.assign_coords(extra) if extra else template
+
+
+def _kernels(
+    x: np.ndarray, mean: np.ndarray, std: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+    enough: np.ndarray,
+) -> dict[str, Callable[[], np.ndarray]]:  # fmt: skip
+    """`_formulas`' indicators on numpy arrays of one shape: the same operations in the same
+    order (hence the same values), in place on one fresh array each, NaN set once."""
+
+    def vci() -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = x - lo
+            out *= 100
+            out /= hi - lo
+        np.clip(out, 0, 100, out=out)
+        out[~((hi > lo) & enough)] = np.nan
+        return out
+
+    def zscore() -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = x - mean
+            out /= std
+        out[~((std > 0) & enough)] = np.nan
+        return out
+
+    def anomaly() -> np.ndarray:
+        out = x - mean
+        out[~enough] = np.nan
+        return out
+
+    def pct_normal() -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = 100 * x
+            out /= mean
+        out[~((mean > 0) & enough)] = np.nan
+        return out
+
+    return {"vci": vci, "zscore": zscore, "anomaly": anomaly, "pct_normal": pct_normal}
 
 
 def _sensor_coord(name: str, lst: str | None) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
@@ -31,6 +31,7 @@ __all__ = [
     "of_periods",
     "pooled",
     "statistics",
+    "steps_of",
 ]
 
 STATS = ("mean", "std", "min", "max", "count")
@@ -43,27 +44,80 @@ def statistics(stack: np.ndarray) -> dict[str, np.ndarray]:
     """Mean, sample std (ddof=1), min, max (float32) and count (int16) over axis 0 of
     `stack`, ignoring NaN; NaN where no value (std: where fewer than two)."""
     v = np.asarray(stack)
-    if v.dtype.kind != "f":
-        v = v.astype("float64")
-    ok = ~np.isnan(v)
-    count = ok.sum(axis=0)
+    out = _empty(v.shape[1:])
+    _statistics_into(list(v), out)
+    return out
+
+
+def _empty(shape: tuple[int, ...]) -> dict[str, np.ndarray]:
+    """Uninitialised outputs of `statistics` of `shape`."""
+    return {s: np.empty(shape, dtype="int16" if s == "count" else "float32") for s in STATS}
+
+
+def _floats(layer: np.ndarray) -> np.ndarray:
+    return layer if layer.dtype.kind == "f" else layer.astype("float64")
+
+
+def _statistics_into(layers: Sequence[np.ndarray], out: dict[str, np.ndarray]) -> None:
+    """`statistics` of the `layers` (the years, each of `out`'s shape) written into `out`:
+    year after year into accumulators of one layer (the sums in float64, in the order of the
+    years, as a reduction over axis 0 adds them), no copy of the years in a stack."""
+    mean, std, lo, hi, count = (out[s] for s in STATS)
+    layers = [_floats(v) for v in layers]
+    if not layers:
+        for a in (mean, std, lo, hi):
+            a.fill(np.nan)
+        count.fill(0)
+        return
+    if len(layers) == 1:  # one year: its value (NaN where none), no spread
+        (v,) = layers
+        np.copyto(mean, v, casting="same_kind")
+        np.copyto(lo, v, casting="same_kind")
+        np.copyto(hi, v, casting="same_kind")
+        std.fill(np.nan)
+        np.logical_not(np.isnan(v), out=count, casting="unsafe")
+        return
+    count.fill(0)
+    total = np.zeros(mean.shape, dtype="float64")
+    seen = []
+    for v in layers:
+        ok = ~np.isnan(v)
+        seen.append(ok)
+        count += ok
+        np.add(total, v, out=total, where=ok)
     # sums in float64: a float32 std of near-constant series loses digits z-scores need
     with np.errstate(invalid="ignore", divide="ignore"):  # no value: NaN is the answer
-        mean = np.where(ok, v, 0).sum(axis=0, dtype="float64") / count
-        dev = v.astype("float64")
-        dev -= mean
-        dev[~ok] = 0.0
-        dev *= dev
-        std = np.sqrt(dev.sum(axis=0) / (count - 1))
-    std[count < 2] = np.nan
-    lo, hi = np.fmin.reduce(v, axis=0), np.fmax.reduce(v, axis=0)  # NaN only where no value
-    return {
-        "mean": mean.astype("float32"),
-        "std": std.astype("float32"),
-        "min": lo.astype("float32"),
-        "max": hi.astype("float32"),
-        "count": count.astype("int16"),
-    }
+        total /= count  # the mean, in float64
+        squares = np.zeros_like(total)
+        dev = np.empty_like(total)
+        for v, ok in zip(layers, seen, strict=True):
+            np.subtract(v, total, out=dev)
+            dev *= dev
+            np.add(squares, dev, out=squares, where=ok)
+        squares /= count - 1
+        np.sqrt(squares, out=squares)
+    squares[count < 2] = np.nan
+    np.copyto(mean, total, casting="same_kind")
+    np.copyto(std, squares, casting="same_kind")
+    _extremes(layers, lo, hi)
+
+
+def _extremes(layers: Sequence[np.ndarray], lo: np.ndarray, hi: np.ndarray) -> None:
+    """The lowest and highest of `layers` (NaN ignored; NaN only where none) into lo, hi."""
+    first, *rest = layers
+    if not rest or first.dtype == lo.dtype:
+        np.copyto(lo, first, casting="same_kind")
+        np.copyto(hi, first, casting="same_kind")
+        for v in rest:
+            np.fmin(lo, v, out=lo)
+            np.fmax(hi, v, out=hi)
+        return
+    a, b = first.copy(), first.copy()  # in the layers' type, then rounded once
+    for v in rest:
+        np.fmin(a, v, out=a)
+        np.fmax(b, v, out=b)
+    np.copyto(lo, a, casting="same_kind")
+    np.copyto(hi, b, casting="same_kind")
 
 
 def pooled(stack: np.ndarray, pool: int) -> dict[str, np.ndarray]:
@@ -71,40 +125,74 @@ def pooled(stack: np.ndarray, pool: int) -> dict[str, np.ndarray]:
     spread pooled over ±`pool` periods: mean and count of the period itself; std from the
     departures of every value in the window from its own period's mean (ddof 1 per period);
     min and max = mean + the window's lowest and highest departure. `pool` 0 is `statistics`."""
+    v = np.asarray(stack)
+    return _windowed([list(v[:, p]) for p in range(v.shape[1])], v.shape[2:], pool)
+
+
+def _windowed(
+    layers: Sequence[Sequence[np.ndarray]], shape: tuple[int, ...], pool: int
+) -> dict[str, np.ndarray]:
+    """`pooled` of periods given as their years' layers (`layers[p]`: period p's, each of
+    `shape`; a period may have fewer years than another, none missing)."""
+    inner = range(pool, len(layers) - pool)
+    out = _empty((len(inner), *shape))
     if pool == 0:
-        return statistics(stack)
-    v = np.array(stack, dtype="float64")  # one working copy, reused in place
-    missing = np.isnan(v)
-    n = v.shape[0] - missing.sum(axis=0)  # (periods, y, x)
-    v[missing] = 0.0
+        for k, p in enumerate(inner):
+            _statistics_into(layers[p], {s: a[k] for s, a in out.items()})
+        return out
+    parts = [_departures(periods, shape) for periods in layers]
+    for k, p in enumerate(inner):
+        n, m = parts[p][0], parts[p][1]
+        ss = np.zeros(shape, dtype="float64")
+        df = np.zeros(shape, dtype="int32")
+        dlo, dhi = parts[p][3].copy(), parts[p][4].copy()
+        for w in range(p - pool, p + pool + 1):  # the window's periods
+            _, _, sq, lo, hi = parts[w]
+            ss += sq
+            df += np.maximum(parts[w][0] - 1, 0)
+            np.fmin(dlo, lo, out=dlo)
+            np.fmax(dhi, hi, out=dhi)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ss /= df
+            np.sqrt(ss, out=ss)
+        ss[(df < 1) | (n == 0)] = np.nan
+        np.copyto(out["mean"][k], m, casting="same_kind")
+        np.copyto(out["std"][k], ss, casting="same_kind")
+        dlo += m
+        dhi += m
+        np.copyto(out["min"][k], dlo, casting="same_kind")
+        np.copyto(out["max"][k], dhi, casting="same_kind")
+        out["count"][k] = n
+    return out
+
+
+def _departures(
+    layers: Sequence[np.ndarray], shape: tuple[int, ...]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A period's count of years, mean (float64), sum of squared departures from it, and
+    lowest and highest departure (NaN where none), from its years' `layers`."""
+    n = np.zeros(shape, dtype="int16")
+    m = np.zeros(shape, dtype="float64")
+    sq = np.zeros(shape, dtype="float64")
+    lo = np.full(shape, np.nan)
+    hi = np.full(shape, np.nan)
+    layers = [_floats(v) for v in layers]
+    seen = []
+    for v in layers:
+        ok = ~np.isnan(v)
+        seen.append(ok)
+        n += ok
+        np.add(m, v, out=m, where=ok)
     with np.errstate(invalid="ignore", divide="ignore"):
-        m = v.sum(axis=0) / n
-    v -= m  # departures from each period's own mean
-    v[missing] = np.nan
-    lo, hi = np.fmin.reduce(v, axis=0), np.fmax.reduce(v, axis=0)
-    v[missing] = 0.0
-    v *= v
-    sq = v.sum(axis=0)
-    dof = np.maximum(n - 1, 0)
-    inner = slice(pool, v.shape[1] - pool)
-    ss, df = np.zeros_like(sq[inner]), np.zeros_like(dof[inner])
-    dlo, dhi = lo[inner].copy(), hi[inner].copy()
-    for k in range(-pool, pool + 1):  # the window, as shifted views of the periods
-        w = slice(pool + k, v.shape[1] - pool + k)
-        ss += sq[w]
-        df += dof[w]
-        dlo, dhi = np.fmin(dlo, lo[w]), np.fmax(dhi, hi[w])
-    mean, count = m[inner], n[inner]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        std = np.sqrt(ss / df)
-    std[(df < 1) | (count == 0)] = np.nan
-    return {
-        "mean": mean.astype("float32"),
-        "std": std.astype("float32"),
-        "min": (mean + dlo).astype("float32"),
-        "max": (mean + dhi).astype("float32"),
-        "count": count.astype("int16"),
-    }
+        m /= n
+        dev = np.empty(shape, dtype="float64")
+        for v, ok in zip(layers, seen, strict=True):
+            np.subtract(v, m, out=dev)  # NaN where no value
+            np.fmin(lo, dev, out=lo)
+            np.fmax(hi, dev, out=hi)
+            dev *= dev
+            np.add(sq, dev, out=sq, where=ok)
+    return n, m, sq, lo, hi
 
 
 #: fewer second differences than this leave a pixel's noise unknown (NaN)
@@ -123,15 +211,32 @@ def noise(values: np.ndarray, observed: np.ndarray | None = None) -> np.ndarray:
     for r in range(0, values.shape[1], _ROWS):
         v = np.asarray(values[:, r : r + _ROWS], dtype="float32")
         ok = np.isfinite(v) if observed is None else np.asarray(observed[:, r : r + _ROWS])
-        v = np.where(ok, v, np.nan)
-        d2 = np.abs(v[1:-1] - 0.5 * (v[:-2] + v[2:]))  # NaN unless the triple is observed
-        d2.sort(axis=0)  # NaN last
-        k = (~np.isnan(d2)).sum(axis=0)
-        lo = np.take_along_axis(d2, np.maximum((k - 1) // 2, 0)[None], axis=0)[0]
-        hi = np.take_along_axis(d2, np.minimum(k // 2, max(len(d2) - 1, 0))[None], axis=0)[0]
-        sigma = 1.4826 * 0.5 * (lo + hi) / np.sqrt(1.5)
-        out[r : r + _ROWS] = np.where(k >= MIN_TRIPLES, sigma, np.nan)
+        lanes = np.empty((v[0].size, len(v)), dtype="float32")
+        lanes[...] = np.where(ok, v, np.nan).reshape(len(v), -1).T
+        out[r : r + _ROWS] = _sigma(lanes).reshape(v.shape[1:])
     return out
+
+
+def _sigma(lanes: np.ndarray) -> np.ndarray:
+    """`noise` of each pixel's series `lanes[i]` (a C-contiguous (pixels, time) float32
+    array, NaN where not observed): each pixel's differences are sorted side by side."""
+    n = lanes.shape[1] - 2
+    # the second differences along the whole buffer (contiguous); the last two of each
+    # pixel's row straddle the next pixel: NaN, sorted last with the unobserved ones
+    d2 = np.empty_like(lanes)
+    flat, d = lanes.reshape(-1), d2.reshape(-1)[:-2]
+    with np.errstate(invalid="ignore"):  # inf − inf: NaN, as a triple not observed
+        np.add(flat[:-2], flat[2:], out=d)
+        d *= 0.5
+        np.subtract(flat[1:-1], d, out=d)
+    np.abs(d, out=d)  # NaN unless the triple is observed
+    d2[:, n:] = np.nan
+    d2.sort(axis=-1)
+    k = lanes.shape[1] - np.isnan(d2).sum(axis=-1, keepdims=True)
+    lo = np.take_along_axis(d2, np.maximum((k - 1) // 2, 0), axis=-1)[:, 0]
+    hi = np.take_along_axis(d2, np.minimum(k // 2, max(n - 1, 0)), axis=-1)[:, 0]
+    sigma = 1.4826 * 0.5 * (lo + hi) / np.sqrt(1.5)
+    return np.where(k[:, 0] >= MIN_TRIPLES, sigma, np.nan)
 
 
 def compute(
@@ -235,15 +340,16 @@ def _circular(members: list[np.ndarray], pool: int) -> list[np.ndarray]:
     return [*members[len(members) - pool :], *members, *members[:pool]] if pool else members
 
 
-def _years_first(values: np.ndarray, members: list[np.ndarray]) -> np.ndarray:
-    """(years, periods of year, y, x): the time steps `members[k]` of `values` (time, y, x)
-    for each period of the year k, NaN-padded to the longest."""
-    years = max(1, max(len(m) for m in members))
-    dtype = values.dtype if values.dtype.kind == "f" else np.dtype("float64")
-    out = np.full((years, len(members), *values.shape[1:]), np.nan, dtype=dtype)
-    for k, idx in enumerate(members):
-        out[: len(idx), k] = values[idx]
-    return out
+def _of_steps(
+    values: np.ndarray | Sequence[np.ndarray], window: Sequence[np.ndarray], pool: int
+) -> dict[str, np.ndarray]:
+    """`pooled` of the periods whose years are the time steps `window[k]` of `values`
+    (time, y, x), or of the concatenation of the chunks `values` (time, y, x), read in place
+    (views: the years are not copied into a stack)."""
+    if isinstance(values, np.ndarray):
+        return _windowed([[values[t] for t in idx] for idx in window], values.shape[1:], pool)
+    step = steps_of(values)
+    return _windowed([[step(t) for t in idx] for idx in window], values[0].shape[1:], pool)
 
 
 def _all_statistics(
@@ -255,21 +361,35 @@ def _all_statistics(
     return {
         f"{n}_{s}": a
         for n in names
-        for s, a in pooled(_years_first(np.asarray(data[n].values), wide), pool).items()
+        for s, a in _of_steps(np.asarray(data[n].values), wide, pool).items()
     }
 
 
 def of_periods(
-    values: np.ndarray, members: list[np.ndarray], periods: range, pool: int
+    values: np.ndarray | Sequence[np.ndarray],
+    members: list[np.ndarray],
+    periods: range,
+    pool: int,
 ) -> dict[str, np.ndarray]:
     """`pooled` statistics of the periods of the year `periods` (consecutive; beyond the
     year's last they wrap around to its first) from `values` (time, y, x), where `members[p]`
     are the positions in `values` of period p's reference steps: what a task of `compute`
-    gives for them (±`pool` periods read around them)."""
+    gives for them (±`pool` periods read around them). `values` may be a list of chunks
+    (time, y, x) of the series, positions then in their concatenation (not made)."""
     n = len(members)
     window = [members[p % n] for p in range(periods.start - pool, periods.stop + pool)]
-    return pooled(_years_first(values, window), pool)
+    return _of_steps(values, window, pool)
 
+
+def steps_of(chunks: Sequence[np.ndarray]) -> Callable[[int], np.ndarray]:
+    """Position in the concatenation of `chunks` (time, …) → that time step (a view)."""
+    bounds = np.cumsum([0, *(len(c) for c in chunks)])
+
+    def step(t: int) -> np.ndarray:
+        c = int(np.searchsorted(bounds, t, side="right")) - 1
+        return chunks[c][t - bounds[c]]
+
+    return step
 
 
 def noise_of(
@@ -284,16 +404,23 @@ def noise_of(
     copied whole."""
     out = {}
     for n in names:
-        mark, ny = marks[n], parts[n][0].shape[1]
-        sigma = []
-        for r in range(0, ny, _ROWS):
-            rows = [p[:, r : r + _ROWS] for p in parts[n]]
-            ok = None
-            if mark is not None:
-                seen = [p[:, r : r + _ROWS] for p in parts[mark]]
-                ok = observed(np.concatenate(seen, axis=0)[at], mark)
-            sigma.append(noise(np.concatenate(rows, axis=0)[at], ok))
-        out[n] = np.concatenate(sigma, axis=0) if sigma else np.empty((0, 0))
+        mark, first = marks[n], parts[n][0]
+        ny, nx = first.shape[1:]
+        bounds = np.cumsum([0, *(len(p) for p in parts[n])])
+        which = np.searchsorted(bounds, at, side="right") - 1
+        steps = [(int(c), int(t - bounds[c])) for c, t in zip(which, at, strict=True)]
+        sigma = np.full((ny, nx), np.nan, dtype="float32")
+        if len(steps) >= 3:
+            strip = np.empty((min(_ROWS, ny) * nx, len(steps)), dtype="float32")
+            for r in range(0, ny, _ROWS):
+                rows = slice(r, r + _ROWS)
+                lanes = strip[: len(range(ny)[rows]) * nx]
+                for j, (c, t) in enumerate(steps):  # each pixel's series, side by side
+                    v = np.asarray(parts[n][c][t, rows], dtype="float32")
+                    ok = np.isfinite(v) if mark is None else observed(parts[mark][c][t, rows], mark)
+                    lanes[:, j] = np.where(ok, v, np.float32(np.nan)).reshape(-1)
+                sigma[rows] = _sigma(lanes).reshape(-1, nx)
+        out[n] = sigma
     return out
 
 
@@ -376,16 +503,11 @@ def _blockwise(
         at = base[np.searchsorted(held, which)] + idx - tedges[which]
         return [arrays[var].blocks[k, iy, ix] for k in held], at
 
-    def stack(parts: list[np.ndarray], at: np.ndarray) -> np.ndarray:
-        return np.concatenate(parts, axis=0)[at]
-
     def task(parts: dict[str, list[np.ndarray]], at: np.ndarray, sizes: list[int]) -> Any:
         bounds = np.cumsum((0, *sizes))
-        local = [np.arange(bounds[k], bounds[k + 1]) for k in range(len(sizes))]
+        local = [at[bounds[k] : bounds[k + 1]] for k in range(len(sizes))]
         return {  # the pooled window's periods around the group: statistics of the inner
-            f"{n}_{s}": a
-            for n in names
-            for s, a in pooled(_years_first(stack(parts[n], at), local), pool).items()
+            f"{n}_{s}": a for n in names for s, a in _of_steps(parts[n], local, pool).items()
         }
 
     def noise_task(parts: dict[str, list[np.ndarray]], at: np.ndarray) -> Any:

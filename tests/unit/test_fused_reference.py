@@ -156,6 +156,9 @@ def _assert_same_store(a: Path, b: Path) -> None:
         (3, {"time": 36, "y": 12, "x": 9}, 0, 2, ["vci", "zscore", "tci", "vhi"]),
         # a period per chunk (a wide area's layout), a look-back across groups
         (2, {"time": 1, "y": 12, "x": 9}, 2, 3, ["drought_class"]),
+        # indicators of the value and its reference alone: computed in numpy (no Datasets)
+        (3, {"time": 7, "y": 12, "x": 5}, 0, 2, ["vci", "zscore", "anomaly", "percentile"]),
+        (2, {"time": 1, "y": 5, "x": 9}, 1, 2, ["pct_normal", "vci"]),
     ],
 )
 def test_fused_reference_and_indicators_equal_the_stages(

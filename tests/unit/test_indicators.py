@@ -132,3 +132,53 @@ def test_tci_and_vhi_classes_need_a_significant_departure():
     assert ind.lst_tci_drought_class.values[0, 0].tolist() == [4, 0, 0, -1]
     assert ind.ndvi_vhi_drought_class.values[0, 0].tolist() == [2, 0, 2, -1]
     assert ind.ndvi_drought_class.values[0, 0].tolist()[2] == 4  # VCI 0, significant
+
+
+def _random_series(spatial_ref: bool) -> tuple[xr.Dataset, xr.Dataset]:
+    """Three years of dekads with gaps and degenerate reference pixels (std 0, max = min,
+    mean ≤ 0), and their reference (pooled)."""
+    rng = np.random.default_rng(7)
+    n, ny, nx = 3 * 36, 9, 8
+    values = rng.normal(0.4, 0.2, (n, ny, nx)).astype("float32")
+    values[rng.random(values.shape) < 0.2] = np.nan
+    times = [np.datetime64(f"{2019 + y}-01-01") + np.timedelta64(10 * k, "D")
+             for y in range(3) for k in range(36)]  # fmt: skip
+    poy = np.tile(np.arange(1, 37, dtype="int16"), 3)
+    comp = xr.Dataset(
+        {"ndvi": (("time", "y", "x"), values, {"units": "1"})},
+        coords={"time": times, "period_of_year": ("time", poy),
+                "y": np.arange(ny) * -10.0, "x": np.arange(nx) * 10.0},
+        attrs={"period": "dekad"},
+    )  # fmt: skip
+    ref = reference.compute(comp, start="2019-01-01", end="2020-12-31", pool=1)
+    ref["ndvi_std"][:, 0] = 0.0
+    ref["ndvi_max"][:, 1] = ref["ndvi_min"][:, 1]
+    ref["ndvi_mean"][:, 2] = -0.1
+    if spatial_ref:
+        ref = ref.assign_coords(spatial_ref=0)
+    return comp, ref
+
+
+@pytest.mark.parametrize("spatial_ref", [False, True])
+def test_indicators_in_numpy_equal_the_xarray_formulas(spatial_ref, monkeypatch):
+    """numpy-backed blocks are computed in numpy (`_kernels`), dask-backed ones with the
+    xarray formulas: the same values, types, attributes and coordinates."""
+    comp, ref = _random_series(spatial_ref)
+    kernels, calls = indicators._kernels, []
+    monkeypatch.setattr(indicators, "_kernels", lambda *a: calls.append(1) or kernels(*a))
+    asked = ["vci", "zscore", "anomaly", "pct_normal", "percentile", "drought_class"]
+    thresholds = {**indicators.DROUGHT_CLASSES, "zscore_max": -0.5}
+    for min_years in (1, 2):
+        kw = {"variables": ["ndvi"], "indicators": asked, "min_years": min_years}
+        eager = indicators.compute(comp, ref, thresholds=thresholds, **kw)
+        lazy = indicators.compute(
+            comp.chunk({"time": 10}), ref.chunk({"y": 4}), thresholds=thresholds, **kw
+        ).compute()
+        xr.testing.assert_identical(eager, lazy)
+        assert len(calls) == min_years  # the eager one only
+        assert list(eager.data_vars) == list(lazy.data_vars)
+        assert list(eager.coords) == list(lazy.coords)
+    vci = eager["ndvi_vci"].values
+    assert np.isnan(vci[:, 1]).all() and np.isnan(eager["ndvi_zscore"].values[:, 0]).all()
+    assert np.isnan(eager["ndvi_pct_normal"].values[:, 2]).all()
+    assert np.nanmin(vci) == 0 and np.nanmax(vci) == 100

@@ -122,6 +122,24 @@ def indicators(
             alpha=rc.lst.alpha if rc.lst is not None else 0.5,
         )
 
+    def plain_of(
+        values: dict[str, np.ndarray], refs: dict[str, dict[str, np.ndarray]]
+    ) -> dict[str, np.ndarray] | None:
+        """`indicators_of`'s values from numpy arrays (`indicators.plain`): values and each
+        step's reference per variable; None where it takes the Datasets' way."""
+        if lst is not None:
+            return None
+        out: dict[str, np.ndarray] = {}
+        for name in rc.indices:
+            got = indicators_mod.plain(
+                values[name], refs[name], name=name, indicators=rc.indicators,
+                min_years=spec.min_years,
+            )  # fmt: skip
+            if got is None:
+                return None
+            out.update(got)
+        return out
+
     # the periods before a block that the persistence rule looks back on
     back = rc.drought_classes.persistence - 1 if "drought_class" in rc.indicators else 0
     fresh = window.fresh
@@ -147,7 +165,9 @@ def indicators(
 
         fused = None
         if rc.indicators:  # the layout only: building the reference's own tasks takes time
-            fused = _fused(rc, series, of_series(layout=True), indicators_of, back, folder)
+            fused = _fused(
+                rc, series, of_series(layout=True), indicators_of, back, folder, plain_of
+            )
         if fused is None:
             ref = with_eras(stage(f"{prefix}reference", of_series(), whole=True))
         else:
@@ -177,6 +197,7 @@ def _fused(
     fn: Callable[[xr.Dataset, xr.Dataset], xr.Dataset],
     lookback: int,
     folder: Path,
+    plain: Callable[..., dict[str, np.ndarray] | None] | None = None,
 ) -> Ahead | None:
     """The reference `ref` (`reference.compute`'s lazy result: its layout) and the indicators
     `fn` gives against it, as stores written by one computation (`Ahead`): one
@@ -189,7 +210,8 @@ def _fused(
     A task holds the stored chunks it reads and its periods' reference, as a reference task
     of `reference.compute` does. None where this does not apply (a numpy-backed series, a
     reference of other variables, chunks a store would not keep as they are): the stages
-    then run one after the other."""
+    then run one after the other. `plain` (values, each step's reference → the indicators'
+    arrays, or None) gives `fn`'s values without Datasets where it can."""
     names = variables(rc)
     marks = {n: reference.observed_name(series, n) for n in names}
     cubes = [*names, *(m for m in marks.values() if m)]
@@ -295,17 +317,17 @@ def _fused(
         stores: dict[str, Path],
     ) -> None:
         need, position = span(g), held(wanted(g))[1]
-        values = {v: np.concatenate(parts[v], axis=0) for v in names}
-        local = [np.zeros(0, int)] * n  # the periods' reference steps, in `values`
+        local = [np.zeros(0, int)] * n  # the periods' reference steps, in `parts`
         for p in range(need.start - pool, need.stop + pool):
             local[p % n] = position(members[p % n])
-        # in pieces of a group's size (the memory the reference's tasks are sized for)
-        size = int(pedges[g + 1] - pedges[g])
+        # in pieces of a group's size (the memory the reference's tasks are sized for);
+        # unpooled, a period's statistics need no more than its own years: at once
+        size = int(pedges[g + 1] - pedges[g]) if pool else len(need)
         pieces = [range(p, min(p + size, need.stop)) for p in range(need.start, need.stop, size)]
         stats: dict[str, dict[str, np.ndarray]] = {}
-        for v in names:
-            done = [reference.of_periods(values[v], local, piece, pool) for piece in pieces]
-            stats[v] = {s: np.concatenate([d[s] for d in done]) for s in reference.STATS}
+        for v in names:  # the stored chunks' steps are read in place (not concatenated)
+            done = [reference.of_periods(parts[v], local, piece, pool) for piece in pieces]
+            stats[v] = {s: _joined([d[s] for d in done]) for s in reference.STATS}
         own = slice(int(pedges[g]) - need.start, int(pedges[g + 1]) - need.start)
         write_region(
             stores["reference"],
@@ -317,9 +339,20 @@ def _fused(
             first = max(0, t0 - lookback)
             block = tile.isel(time=slice(first, t1))
             idx = position(np.arange(first, t1))
-            block = block.assign({v: (("time", "y", "x"), values[v][idx], attrs[v]) for v in names})
+            values = {v: _steps(parts[v], idx) for v in names}
+            if plain is not None:  # each step's reference: its period's
+                rows = _runs((at[first:t1] - need.start) % n)
+                got = plain(values, {v: {s: a[rows] for s, a in stats[v].items()} for v in names})
+                if got is not None and set(outputs) <= set(got):
+                    write_region(
+                        stores["indicators"],
+                        {"time": slice(t0, t1), **region(iy, ix)},
+                        {v: got[v][t0 - first :] for v in outputs},
+                    )
+                    continue
+            block = block.assign({v: (("time", "y", "x"), values[v], attrs[v]) for v in names})
             periods = np.unique(at[first:t1])
-            pos = (periods - need.start) % n
+            pos = _runs((periods - need.start) % n)
             against = xr.Dataset(
                 {
                     **{
@@ -377,6 +410,30 @@ def _fused(
         },
         run,
     )
+
+
+def _joined(arrays: list[np.ndarray]) -> np.ndarray:
+    """`arrays` concatenated along their first axis (the one itself if alone: no copy)."""
+    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
+
+
+def _runs(positions: np.ndarray) -> slice | np.ndarray:
+    """`positions` as a slice where they are consecutive (indexing then gives a view)."""
+    if len(positions) and np.array_equal(np.diff(positions), np.ones(len(positions) - 1)):
+        return slice(int(positions[0]), int(positions[-1]) + 1)
+    return positions
+
+
+def _steps(chunks: list[np.ndarray], positions: np.ndarray) -> np.ndarray:
+    """The time steps at `positions` of the concatenation of `chunks`: a view of one chunk
+    where they are consecutive steps of it, else a copy."""
+    bounds = np.cumsum([0, *(len(c) for c in chunks)])
+    c = int(np.searchsorted(bounds, positions[0], side="right")) - 1 if len(positions) else 0
+    steps = _runs(positions - bounds[c])
+    if isinstance(steps, slice) and steps.stop <= len(chunks[c]):
+        return chunks[c][steps]
+    step = reference.steps_of(chunks)
+    return np.stack([step(int(t)) for t in positions]) if len(positions) else chunks[0][:0]
 
 
 def monthly(
