@@ -4,6 +4,7 @@ recipe's reducer (`composite`); land-surface temperature; provisional periods.""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from collections.abc import Mapping
@@ -73,8 +74,12 @@ def composites(
         max_side=rc.dask.chunk,  # the recipe's spatial chunk caps the tile
     )
 
+    # what a task needs of the plan: not its items (each task is given its block's), which
+    # a cluster would otherwise pickle into every task
+    slim = dataclasses.replace(p, items=[], lst_items=[], regions=None)
+
     def build(items: Any, grid: Any, start: dt.date, end: dt.date) -> xr.Dataset:
-        return scene_composites(p, items, grid, start, end, chunk=None)[0]
+        return scene_composites(slim, items, grid, start, end, chunk=None)[0]
 
     return blocks.by_tiles(
         build,
