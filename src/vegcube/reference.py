@@ -78,16 +78,9 @@ def _statistics_into(layers: Sequence[np.ndarray], out: dict[str, np.ndarray]) -
         np.logical_not(np.isnan(v), out=count, casting="unsafe")
         return
     count.fill(0)
-    total = np.zeros(mean.shape, dtype="float64")
-    seen = []
-    for v in layers:
-        ok = ~np.isnan(v)
-        seen.append(ok)
-        count += ok
-        np.add(total, v, out=total, where=ok)
     # sums in float64: a float32 std of near-constant series loses digits z-scores need
+    total, seen = _counted_mean(layers, count)
     with np.errstate(invalid="ignore", divide="ignore"):  # no value: NaN is the answer
-        total /= count  # the mean, in float64
         squares = np.zeros_like(total)
         dev = np.empty_like(total)
         for v, ok in zip(layers, seen, strict=True):
@@ -166,25 +159,35 @@ def _windowed(
     return out
 
 
+def _counted_mean(
+    layers: Sequence[np.ndarray], count: np.ndarray
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The years `layers` counted into `count` (in place) and their mean in float64 (NaN
+    where none), summed in the order of the years; and each year's mask of values."""
+    total = np.zeros(count.shape, dtype="float64")
+    seen = []
+    for v in layers:
+        ok = ~np.isnan(v)
+        seen.append(ok)
+        count += ok
+        np.add(total, v, out=total, where=ok)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        total /= count
+    return total, seen
+
+
 def _departures(
     layers: Sequence[np.ndarray], shape: tuple[int, ...]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """A period's count of years, mean (float64), sum of squared departures from it, and
     lowest and highest departure (NaN where none), from its years' `layers`."""
     n = np.zeros(shape, dtype="int16")
-    m = np.zeros(shape, dtype="float64")
     sq = np.zeros(shape, dtype="float64")
     lo = np.full(shape, np.nan)
     hi = np.full(shape, np.nan)
     layers = [_floats(v) for v in layers]
-    seen = []
-    for v in layers:
-        ok = ~np.isnan(v)
-        seen.append(ok)
-        n += ok
-        np.add(m, v, out=m, where=ok)
+    m, seen = _counted_mean(layers, n)
     with np.errstate(invalid="ignore", divide="ignore"):
-        m /= n
         dev = np.empty(shape, dtype="float64")
         for v, ok in zip(layers, seen, strict=True):
             np.subtract(v, m, out=dev)  # NaN where no value
