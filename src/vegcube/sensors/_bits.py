@@ -56,19 +56,24 @@ def decode(
     cloud_flags: Collection[Hashable],
     product: str,
     fill_value: int = 65535,
+    filled: xr.DataArray | None = None,
+    fill_flag: str = "fill",
+    what: str = "QA flag",
 ) -> tuple[xr.DataArray, xr.DataArray]:
     """(bad, cloud_like): the OR of the `tests` named by `flags`, cloud flags apart.
 
-    A QA equal to `fill_value` (every bit set) is fill only: no other test fires on it, so
-    it is never taken, and grown, as cloud. Unknown flag names raise `ValueError`.
+    A QA equal to `fill_value` (every bit set), or where `filled` is given, is fill only:
+    no test but `fill_flag` fires on it, so it is never taken, and grown, as cloud. Unknown
+    flag names raise `InputError` (``unknown <product> <what> <name>``).
     """
-    filled = q == fill_value
+    if filled is None:
+        filled = q == fill_value
     bad = xr.zeros_like(q, dtype=bool)
     cloud = xr.zeros_like(q, dtype=bool)
     for name in map(str, flags):
         if name not in tests:
-            raise InputError(f"unknown {product} QA flag {name!r}; accepted: {', '.join(tests)}")
-        hit = tests[name]() if name == "fill" else tests[name]() & ~filled
+            raise InputError(f"unknown {product} {what} {name!r}; accepted: {', '.join(tests)}")
+        hit = tests[name]() if name == fill_flag else tests[name]() & ~filled
         if name in cloud_flags:
             cloud = cloud | hit
         else:

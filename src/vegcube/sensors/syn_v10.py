@@ -28,10 +28,10 @@ bits 8–10 NDVI/TOA-NDVI/aerosol saturated. Sources and what is assumed:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._bits import bit, field, integer
+from ._bits import bit, decode, field, integer
 from ._sensor import Sensor
 
 if TYPE_CHECKING:
@@ -136,32 +136,23 @@ def status_value(
 
 
 def _invalid(qa: xr.DataArray, flags: Iterable[Hashable]) -> tuple[xr.DataArray, xr.DataArray]:
-    """(bad, cloud_like) from the ``SM`` words; `flags` are names of `QA_FLAGS`."""
-    import xarray as xr
-
-    from ..errors import InputError
-
+    """(bad, cloud_like) from the ``SM`` words; `flags` are names of `QA_FLAGS`. An unfilled
+    word (no synthesis) says nothing else."""
     q = integer(qa)
     state = field(q, 0, 2)
-    bad = xr.zeros_like(q, dtype=bool)
-    cloud = xr.zeros_like(q, dtype=bool)
-    for name in map(str, flags):
+
+    def test(name: str) -> Callable[[], xr.DataArray]:
         if name in _CLASS:
-            hit = state == _CLASS[name]
-        elif name in _BIT:
-            hit = bit(q, _BIT[name])
-        elif name in _UNSET:
-            hit = ~bit(q, _UNSET[name])
-        else:
-            accepted = ", ".join(map(str, QA_FLAGS))
-            raise InputError(f"unknown SYN V10 status map flag {name!r}; accepted: {accepted}")
-        if name != "unfilled":  # a fill word says nothing else
-            hit = hit & (state != _CLASS["unfilled"])
-        if name in _CLOUD_FLAGS:
-            cloud = cloud | hit
-        else:
-            bad = bad | hit
-    return bad, cloud
+            return lambda: state == _CLASS[name]
+        if name in _BIT:
+            return lambda: bit(q, _BIT[name])
+        return lambda: ~bit(q, _UNSET[name])
+
+    return decode(
+        q, {str(n): test(str(n)) for n in QA_FLAGS}, flags, cloud_flags=_CLOUD_FLAGS,
+        product="SYN V10", what="status map flag", filled=state == _CLASS["unfilled"],
+        fill_flag="unfilled",
+    )  # fmt: skip
 
 
 def _values(properties: Mapping[str, Any], band: str | None = None) -> tuple[float, float]:
