@@ -341,7 +341,7 @@ def _fused(
             idx = position(np.arange(first, t1))
             values = {v: _steps(parts[v], idx) for v in names}
             if plain is not None:  # each step's reference: its period's
-                rows = _runs((at[first:t1] - need.start) % n)
+                rows = blocks.as_slice((at[first:t1] - need.start) % n)
                 got = plain(values, {v: {s: a[rows] for s, a in stats[v].items()} for v in names})
                 if got is not None and set(outputs) <= set(got):
                     write_region(
@@ -352,7 +352,7 @@ def _fused(
                     continue
             block = block.assign({v: (("time", "y", "x"), values[v], attrs[v]) for v in names})
             periods = np.unique(at[first:t1])
-            pos = _runs((periods - need.start) % n)
+            pos = blocks.as_slice((periods - need.start) % n)
             against = xr.Dataset(
                 {
                     **{
@@ -417,19 +417,12 @@ def _joined(arrays: list[np.ndarray]) -> np.ndarray:
     return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
 
 
-def _runs(positions: np.ndarray) -> slice | np.ndarray:
-    """`positions` as a slice where they are consecutive (indexing then gives a view)."""
-    if len(positions) and np.array_equal(np.diff(positions), np.ones(len(positions) - 1)):
-        return slice(int(positions[0]), int(positions[-1]) + 1)
-    return positions
-
-
 def _steps(chunks: list[np.ndarray], positions: np.ndarray) -> np.ndarray:
     """The time steps at `positions` of the concatenation of `chunks`: a view of one chunk
     where they are consecutive steps of it, else a copy."""
     bounds = np.cumsum([0, *(len(c) for c in chunks)])
     c = int(np.searchsorted(bounds, positions[0], side="right")) - 1 if len(positions) else 0
-    steps = _runs(positions - bounds[c])
+    steps = blocks.as_slice(positions - bounds[c])
     if isinstance(steps, slice) and steps.stop <= len(chunks[c]):
         return chunks[c][steps]
     step = reference.steps_of(chunks)
