@@ -12,8 +12,10 @@ follows from a memory budget and the scenes per block; a block is at most a year
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 import uuid
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +40,7 @@ __all__ = [
     "chunks_like",
     "layout",
     "map_chunks",
+    "phase",
     "tiles",
 ]
 
@@ -98,21 +101,64 @@ def layout(
     return Layout(side=side, steps=steps)
 
 
-def tiles(grid: GeoBox, side: int, *, halo: int = 0) -> list[list[Tile]]:
+def tiles(
+    grid: GeoBox, side: int, *, halo: int = 0, phase: tuple[int, int] = (0, 0)
+) -> list[list[Tile]]:
     """The grid cut into `side` × `side` tiles (rows of tiles), each read with `halo` pixels
-    around it where the grid goes on (never beyond the grid's own edge)."""
+    around it where the grid goes on (never beyond the grid's own edge).
+
+    With a `phase` (rows, columns), the first cut along a dimension cut in several tiles
+    falls there, the next ones `side` apart (`phase`); a first tile narrower than a quarter
+    of `side` joins the next one."""
     ny, nx = grid.shape.y, grid.shape.x
+    rows, cols = _edges(ny, side, phase[0]), _edges(nx, side, phase[1])
     out = []
-    for y0 in range(0, ny, side):
+    for y0, y1 in itertools.pairwise(rows):
         row = []
-        for x0 in range(0, nx, side):
-            y1, x1 = min(ny, y0 + side), min(nx, x0 + side)
+        for x0, x1 in itertools.pairwise(cols):
             ry0, rx0 = max(0, y0 - halo), max(0, x0 - halo)
             ry1, rx1 = min(ny, y1 + halo), min(nx, x1 + halo)
             inner = (slice(y0 - ry0, y1 - ry0), slice(x0 - rx0, x1 - rx0))
             row.append(Tile(slice(y0, y1), slice(x0, x1), grid[ry0:ry1, rx0:rx1], inner))
         out.append(row)
     return out
+
+
+def _edges(n: int, side: int, first: int) -> list[int]:
+    """Tile edges along a dimension of `n` pixels: cuts `side` apart from `first`."""
+    if n <= side:
+        return [0, n]
+    cuts = list(range(first % side or side, n, side))
+    if cuts and cuts[0] < side // 4:  # a sliver: joined to the next tile
+        cuts = cuts[1:]
+    return [0, *cuts, n]
+
+
+def phase(grid: GeoBox, items: Sequence[pystac.Item], side: int) -> tuple[int, int]:
+    """Where tiles of `side` px are best cut (rows, columns: `tiles`' `phase`): on multiples
+    of `side` counted from the origin of the scenes' own pixel grid, when their assets
+    declare one (``proj:`` fields) in the grid's CRS at its pixel size, a whole number of
+    pixels away (the most common among `items`); (0, 0) otherwise.
+
+    A COG is decoded by its internal tiles (256, 512 or 1024 px, which divide a 1,024 px
+    side): a task window off their grid by a few pixels decodes every tile it touches along
+    its edges, and its neighbour decodes them again (on a 2,000 px grid, 25 of a scene's 512 px
+    tiles where 16 hold it)."""
+    a = grid.affine
+    votes: Counter[tuple[int, int]] = Counter()
+    for it in items:
+        for asset in it.assets.values():
+            g = catalog.asset_grid(it, asset)
+            if g is None or (g[1].a, g[1].b, g[1].d, g[1].e) != (a.a, a.b, a.d, a.e):
+                continue
+            col, row = (a.c - g[1].c) / a.a, (a.f - g[1].f) / a.e
+            if max(abs(col - round(col)), abs(row - round(row))) > 1e-6:
+                continue
+            if g[0].to_epsg() != grid.crs.epsg:  # type: ignore[union-attr]
+                continue
+            votes[-round(row) % side, -round(col) % side] += 1
+            break
+    return votes.most_common(1)[0][0] if votes else (0, 0)
 
 
 def by_tiles(
@@ -127,14 +173,15 @@ def by_tiles(
     lon: float = 0.0,
 ) -> xr.Dataset:
     """Composites of the periods of `table` (columns start, end, period_of_year) on `grid`,
-    as a dask-backed dataset of one task per tile × block of `layout.steps` periods.
+    as a dask-backed dataset of one task per tile × block of `layout.steps` periods, the
+    tiles cut on the scenes' own pixel grid (`phase`).
 
     `build` computes one block from the items whose local solar day (at longitude `lon`) lies
     in the block's periods ± `reach_days` (a synthesis window reaching beyond its period).
     The first period holding scenes is computed now on a small corner of the grid (it gives
     the variables and their types).
     """
-    cut = tiles(grid, layout.side, halo=halo)
+    cut = tiles(grid, layout.side, halo=halo, phase=phase(grid, items, layout.side))
     days = np.array([catalog.scene_day(it, lon) for it in items], dtype="datetime64[D]")
     blocks = [table.iloc[i : i + layout.steps] for i in range(0, len(table), layout.steps)]
     # ± a day more: a scene outside its block's periods is read but not used

@@ -64,3 +64,23 @@ def test_indicators_per_chunk_equal_the_whole_cube(demo_run):
     whole = fn(series.compute(), ref.compute())
     xr.testing.assert_identical(out.compute(), whole)
     assert out.ndvi_drought_class.encoding["_FillValue"] == -1
+
+
+@pytest.mark.parametrize(("dilate_m", "halo"), [(0, 0), (60, 7)])
+def test_tiles_are_read_with_the_halo_the_dilation_needs(
+    demo, tmp_path, monkeypatch, dilate_m, halo
+):
+    """Without a dilation a tile is read alone: a halo would make every read cross the
+    scenes' COG tiles that the tile edges are cut on."""
+    seen = {}
+
+    def spy(build, **kw):
+        seen.update(kw)
+        return by_tiles(build, **kw)
+
+    by_tiles = blocks.by_tiles
+    monkeypatch.setattr(blocks, "by_tiles", spy)
+    rc = demo.recipe(tmp_path / "out")
+    rc["mask"]["dilate_m"] = dilate_m
+    chain.scenes.composites(runner.plan(rc))
+    assert seen["halo"] == halo

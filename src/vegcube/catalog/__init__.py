@@ -17,7 +17,7 @@ twice (two processing runs) is kept once: the newest.
 
 from __future__ import annotations
 
-from ._util import acquired, scene_day
+from ._util import Grid, acquired, asset_grid, scene_day
 from .api import _cloud_params as _cloud_params
 from .api import retry_policy
 from .names import CATALOGS, KNOWN_CATALOGS, NamedCatalog, Signer, resolve_catalog, signer_for
@@ -32,12 +32,14 @@ __all__ = [
     "CATALOGS",
     "KNOWN_CATALOGS",
     "PUBLISHED_FIELDS",
+    "Grid",
     "MonthSummary",
     "NamedCatalog",
     "RetryingStacIO",
     "Signer",
     "acquired",
     "asset_env",
+    "asset_grid",
     "deduplicate",
     "latency",
     "monthly_summary",

@@ -1,11 +1,18 @@
-"""Small helpers shared by the catalog modules: an item's acquisition time in UTC, the
-cloud-cover field, HTTP timeouts and short error text."""
+"""Small helpers shared by the catalog modules: an item's acquisition time in UTC, an
+asset's declared pixel grid, the cloud-cover field, HTTP timeouts and short error text."""
 
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
+from typing import Any
 
 import pystac
+from rasterio.crs import CRS
+from rasterio.transform import Affine
+
+#: an asset's pixel grid: CRS, transform, (rows, cols)
+Grid = tuple[CRS, Affine, tuple[int, int]]
 
 _CLOUD = "eo:cloud_cover"
 _TIMEOUT = (10.0, 120.0)  # connect, read (seconds)
@@ -42,3 +49,26 @@ def _utc(t: dt.datetime) -> dt.datetime:
 def _short(exc: BaseException, limit: int = 300) -> str:
     text = " ".join(str(exc).split())
     return text if len(text) <= limit else text[:limit] + " …"
+
+
+def asset_grid(item: pystac.Item, asset: pystac.Asset) -> Grid | None:
+    """CRS, transform and (rows, cols) of an asset from its (or its item's) ``proj:`` fields;
+    None where they are missing or malformed (then only the file itself tells)."""
+
+    def get(name: str) -> Any:
+        return asset.extra_fields.get(name, item.properties.get(name))
+
+    code, epsg = get("proj:code"), get("proj:epsg")
+    tr, shp = get("proj:transform"), get("proj:shape")
+    if tr is None or shp is None or (code is None and epsg is None):
+        return None
+    try:
+        crs = _crs(str(code) if code is not None else int(epsg))
+        return crs, Affine(*tr[:6]), (int(shp[0]), int(shp[1]))
+    except Exception:  # malformed metadata
+        return None
+
+
+@lru_cache(maxsize=64)
+def _crs(code: str | int) -> CRS:
+    return CRS.from_user_input(code)

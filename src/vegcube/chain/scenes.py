@@ -56,7 +56,7 @@ def composites(
     res = min(aoi_mod.ground_resolution(p.grid))  # metres per pixel (degrees too)
     # read around each tile as far as a pixel's result reaches: dilation, s2cloudless's
     # averaging disk, and the reducer's own reach (the syntheses' distance to clouds)
-    halo = math.ceil(rc.mask.dilate_m / res) + 1
+    halo = math.ceil(rc.mask.dilate_m / res) + 1 if rc.mask.dilate_m else 0
     cp = rc.mask.cloud_probability
     if cp is not None:
         halo += cp.average_over

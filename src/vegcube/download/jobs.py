@@ -9,19 +9,18 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pystac
-from rasterio.crs import CRS
 from rasterio.transform import Affine
 from rasterio.warp import transform_bounds
 from rasterio.windows import Window, from_bounds
 
-from .. import cube, sensors
+from .. import catalog, cube, sensors
 from ..errors import SourceError
 from ..indices import bands_for
 
 __all__ = ["Grid", "Job", "MirroredFile", "plan_jobs", "same_grid", "window"]
 
 #: CRS, transform and (rows, cols) of an asset
-Grid = tuple[CRS, Affine, tuple[int, int]]
+Grid = catalog.Grid
 
 
 @dataclass(frozen=True)
@@ -135,22 +134,5 @@ def _job(item: pystac.Item, key: str, folder: Path, *, clip: bool, categorical: 
         categorical=categorical,
         size=int(size) if size is not None else None,
         checksum=asset.extra_fields.get("file:checksum"),
-        grid=_proj_grid(item, asset),
+        grid=catalog.asset_grid(item, asset),
     )
-
-
-def _proj_grid(item: pystac.Item, asset: pystac.Asset) -> Grid | None:
-    """CRS, transform and (rows, cols) of an asset from its (or its item's) ``proj:`` fields."""
-
-    def get(name: str) -> Any:
-        return asset.extra_fields.get(name, item.properties.get(name))
-
-    code, epsg = get("proj:code"), get("proj:epsg")
-    tr, shp = get("proj:transform"), get("proj:shape")
-    if tr is None or shp is None or (code is None and epsg is None):
-        return None
-    try:
-        crs = CRS.from_user_input(code if code is not None else int(epsg))
-        return crs, Affine(*tr[:6]), (int(shp[0]), int(shp[1]))
-    except Exception:  # malformed metadata: decide from the file itself
-        return None
