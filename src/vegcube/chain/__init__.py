@@ -214,34 +214,13 @@ def environment(
         return
     from distributed import Client
 
+    from .._worker import RunSettings
+
     try:
         client = Client(address, timeout="5s")
     except OSError as exc:
         raise SourceError(f"dask.scheduler: cannot reach {address}: {exc}") from exc
     with client:
-        configure_rio(cloud_defaults=True, client=client, **http)
-        client.run(arrays_on_the_heap)
+        configure_rio(cloud_defaults=True, **http)  # here: the plan's and the probes' reads
+        client.register_plugin(RunSettings(http))  # and on every worker
         yield
-
-
-#: numpy blocks below this size are allocated on glibc's heap in dask workers (bytes)
-WORKER_MMAP_THRESHOLD = 128 * 2**20
-
-
-def arrays_on_the_heap(nbytes: int = WORKER_MMAP_THRESHOLD) -> bool:
-    """Let glibc reuse freed memory for arrays below `nbytes` in this process.
-
-    dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_ set, which freezes glibc's mmap
-    threshold at 128 KiB: every block-sized numpy temporary is then a fresh mmap, zeroed
-    page by page, and the same numpy code runs ~1.5× slower in a worker than in a thread.
-    Measured on 2 cores: 0.45 s → 0.31 s for the same work. False where not glibc.
-    """
-    import ctypes
-    import ctypes.util
-
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name)
-        return bool(libc.mallopt(-3, int(nbytes)))  # -3: M_MMAP_THRESHOLD
-    except (OSError, AttributeError, TypeError):
-        return False
