@@ -14,6 +14,7 @@ module checked (and `tests/unit/test_cube.py`, which reads through both).
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -83,12 +84,16 @@ def replicated_read(
         return roi, out
 
 
+@lru_cache(maxsize=256)
 def _replication(
     grid: GeoBox, dst_geobox: GeoBox
 ) -> tuple[tuple[slice, slice], int, float, float] | None:
     """(the destination's region, k, its corner's source column and row) when `dst_geobox`
     up-samples `grid` by a whole factor k, with its pixel corners on the 1/k lattice (so that
-    no pixel centre falls on a source pixel's edge, where two samplings could round apart)."""
+    no pixel centre falls on a source pixel's edge, where two samplings could round apart).
+
+    Cached: a task's scenes of one tile share their grid and the task's, and the answer
+    (~1 ms of Python under the GIL) was asked twice per scene."""
     if grid.crs != dst_geobox.crs:
         return None
     roi: tuple[slice, slice] = compute_reproject_roi(grid, dst_geobox, ttol=0.9).roi_dst  # type: ignore[assignment]
