@@ -107,9 +107,9 @@ def tiles(
     """The grid cut into `side` × `side` tiles (rows of tiles), each read with `halo` pixels
     around it where the grid goes on (never beyond the grid's own edge).
 
-    With a `phase` (rows, columns), the first cut along a dimension cut in several tiles
-    falls there, the next ones `side` apart (`phase`); a first tile narrower than a quarter
-    of `side` joins the next one."""
+    With a `phase` (rows, columns: where `phase` puts them), the first cut along a dimension
+    cut in several tiles falls there and the next ones `side` apart; a first tile narrower
+    than a quarter of `side` joins the next one (a tile is then up to 1.25 `side`)."""
     ny, nx = grid.shape.y, grid.shape.x
     rows, cols = _edges(ny, side, phase[0]), _edges(nx, side, phase[1])
     out = []
