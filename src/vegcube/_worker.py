@@ -2,7 +2,8 @@
 (HTTP retries and timeouts, the catalog's object-storage keys) and glibc's mmap threshold.
 
 A `distributed.WorkerPlugin`, so that workers joining the cluster later get them too. Kept
-light (no xarray, no chain): a worker imports it when the plugin is registered.
+out of the chain package: a worker imports this module when the plugin is registered, and
+the chain's modules only with its first task.
 """
 
 from __future__ import annotations
