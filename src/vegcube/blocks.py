@@ -144,7 +144,9 @@ def phase(grid: GeoBox, items: Sequence[pystac.Item], side: int) -> tuple[int, i
     side): a task window off their grid by a few pixels decodes every tile it touches along
     its edges, and its neighbour decodes them again (on a 2,000 px grid, 25 of a scene's 512 px
     tiles where 16 hold it)."""
-    a = grid.affine
+    a, epsg = grid.affine, grid.crs.epsg if grid.crs is not None else None
+    if epsg is None:  # a CRS without an EPSG code (sinusoidal): not compared, no phase
+        return (0, 0)
     votes: Counter[tuple[int, int]] = Counter()
     for it in items:
         for asset in it.assets.values():
@@ -154,7 +156,7 @@ def phase(grid: GeoBox, items: Sequence[pystac.Item], side: int) -> tuple[int, i
             col, row = (a.c - g[1].c) / a.a, (a.f - g[1].f) / a.e
             if max(abs(col - round(col)), abs(row - round(row))) > 1e-6:
                 continue
-            if g[0].to_epsg() != grid.crs.epsg:  # type: ignore[union-attr]
+            if g[0].to_epsg() != epsg:
                 continue
             votes[-round(row) % side, -round(col) % side] += 1
             break
